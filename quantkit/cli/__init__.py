@@ -1,0 +1,1 @@
+"""The ``quantkit`` command line (click). Entry point: :func:`quantkit.cli.main.main`."""

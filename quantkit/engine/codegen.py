@@ -1,0 +1,117 @@
+"""Generate, cache and load the jitted driver module of one strategy.
+
+The driver source (``driver_template.BODY``) is written once per strategy (and engine version) to
+``$QUANTKIT_CACHE_DIR`` (default ``~/.cache/quantkit/drivers``) so that numba's ``cache=True`` can
+keep the compiled machine code between processes: a warm start loads it instead of compiling.
+Hooks defined where they cannot be imported by name (``__main__``, a notebook cell) are bound into
+an in-memory module instead; that works the same but compiles in every new process.
+
+Usage::
+
+    drv = driver_for(strategy)      # module with replay / start / external_fill
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+import tempfile
+import types
+from pathlib import Path
+from typing import Any
+
+from quantkit.engine import driver_template
+from quantkit.engine.hooks import noop
+
+_ENGINE_FILES = ("driver_template", "events", "matching", "accounting", "layout", "orders")
+_loaded: dict[str, types.ModuleType] = {}
+
+
+def cache_dir() -> Path:
+    """Where generated drivers (and numba's cache of them) live."""
+    env = os.environ.get("QUANTKIT_CACHE_DIR")
+    base = Path(env) if env else Path.home() / ".cache" / "quantkit" / "drivers"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        probe = base / ".probe"
+        probe.write_text("")
+        probe.unlink()
+        return base
+    except OSError:
+        fallback = Path(tempfile.gettempdir()) / "quantkit-drivers"
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+
+def _importable(fn: Any) -> tuple[str, str] | None:
+    """(module, name) if ``fn`` can be imported back by name from a real file."""
+    mod_name = getattr(fn, "__module__", None)
+    name = getattr(fn, "__name__", None)
+    if not mod_name or not name or mod_name == "__main__" or "<" in name:
+        return None
+    mod = sys.modules.get(mod_name)
+    if mod is None or getattr(mod, name, None) is not fn or not getattr(mod, "__file__", None):
+        return None
+    return mod_name, name
+
+
+def _source_digest(fns: list[Any]) -> str:
+    h = hashlib.sha256(driver_template.BODY.encode())
+    here = Path(__file__).parent
+    for f in _ENGINE_FILES:
+        h.update((here / f"{f}.py").read_bytes())
+    for fn in fns:
+        mod = sys.modules.get(getattr(fn, "__module__", ""), None)
+        path = getattr(mod, "__file__", None)
+        if path and Path(path).exists():
+            h.update(Path(path).read_bytes())
+        else:
+            py = getattr(fn, "py_func", fn)
+            try:
+                h.update(inspect.getsource(py).encode())
+            except (OSError, TypeError):
+                h.update(repr(fn).encode())
+    return h.hexdigest()[:20]
+
+
+def driver_for(on_quote: Any, on_fill: Any = None, on_start: Any = None) -> types.ModuleType:
+    """The driver module whose loop calls these hooks (generated and imported on first use)."""
+    hooks = {"_on_quote": on_quote, "_on_fill": on_fill or noop, "_on_start": on_start or noop}
+    refs = {alias: _importable(fn) for alias, fn in hooks.items()}
+    cacheable = all(ref is not None for ref in refs.values())
+    digest = _source_digest(list(hooks.values())) + ("" if cacheable else f"_{id(on_quote):x}")
+    name = f"qk_driver_{digest}"
+    if name in _loaded:
+        return _loaded[name]
+    if cacheable:
+        header = "".join(
+            driver_template.HEADER_IMPORT.format(module=ref[0], name=ref[1], alias=alias)
+            for alias, ref in refs.items()
+            if ref is not None
+        )
+        module = _import_file(name, f"CACHE = True\n{header}{driver_template.BODY}")
+    else:
+        module = types.ModuleType(name)
+        module.__dict__.update(hooks)
+        module.__dict__["CACHE"] = False
+        exec(compile(driver_template.BODY, f"<{name}>", "exec"), module.__dict__)
+    _loaded[name] = module
+    return module
+
+
+def _import_file(name: str, source: str) -> types.ModuleType:
+    path = cache_dir() / f"{name}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,151 @@
+"""Source of the jitted drivers that call one strategy's hooks (filled in by ``codegen``).
+
+Each strategy gets its own module, generated from ``HEADER`` + ``BODY``, so that the hooks are
+compile-time constants of the loop (no function pointers, no reference counting per event) and
+numba's on-disk cache works across processes. Three entry points share one event path:
+
+* ``replay``: the backtest and sweep loop over a columnar batch (also used, one row at a time,
+  by the step API that live trading calls);
+* ``start``: calls ``on_start`` of every instance once;
+* ``external_fill``: a fill reported by a venue, delivered to ``on_fill`` (live trading).
+
+Usage: ``quantkit.engine.codegen.driver_for(strategy).replay(...)``.
+"""
+
+HEADER_IMPORT = """\
+from {module} import {name} as {alias}
+"""
+
+BODY = '''
+from numba import njit
+
+from quantkit.engine.events import load_quote, maybe_sample
+from quantkit.engine.layout import (
+    C_FILLS, C_NEXT_SAMPLE, C_ORDERS, C_STATUS, EV_FILL, EV_QUOTE, EV_START, ST_FILL_STORM,
+)
+from quantkit.engine.matching import accept_orders, log_open, match_slot, record_fill, remove_open
+
+
+@njit(cache=CACHE)
+def _deliver_fills(ctx, p, st):
+    n = ctx.n_fq
+    kind = ctx.kind
+    for q in range(n):
+        ctx.kind = EV_FILL
+        ctx.fill_order = ctx.fq_order[q]
+        ctx.fill_slot = ctx.fq_slot[q]
+        ctx.fill_side = ctx.fq_side[q]
+        ctx.fill_price = ctx.fq_price[q]
+        ctx.fill_size = ctx.fq_size[q]
+        ctx.fill_fee = ctx.fq_fee[q]
+        _on_fill(ctx, p, st)
+    ctx.n_fq = 0
+    ctx.kind = kind
+
+
+@njit(cache=CACHE)
+def _drain(ctx, p, st, row, settings, olog, flog, counters):
+    rounds = 0
+    while ctx.n_out > 0 or ctx.out_dropped > 0 or ctx.n_fq > 0:
+        rounds += 1
+        if rounds > 64:
+            counters[C_STATUS] = ST_FILL_STORM
+            return
+        if ctx.n_out > 0 or ctx.out_dropped > 0:
+            accept_orders(ctx, row, int(settings[0]), int(settings[1]), olog, counters)
+            if ctx.sim == 1 and ctx.kind == EV_QUOTE and ctx.open_count[ctx.slot] > 0:
+                match_slot(ctx, ctx.slot, row, settings[2], settings[3], olog, flog, counters)
+        if ctx.n_fq > 0:
+            _deliver_fills(ctx, p, st)
+
+
+@njit(cache=CACHE)
+def replay(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs, params, states,
+           settings, olog, flog, elog, counters, start_row, margin):
+    """Replay rows ``start_row..`` of a batch; returns the row to resume from (== len when done)."""
+    n = ts.shape[0]
+    sample_ns = int(settings[4])
+    cap_o = olog.shape[0] - margin
+    cap_f = flog.shape[0] - margin
+    cap_e = elog.shape[0] - ctxs.shape[0]
+    nx = extras.shape[0]
+    for r in range(start_row, n):
+        if counters[C_ORDERS] > cap_o or counters[C_FILLS] > cap_f or counters[2] > cap_e:
+            return r
+        t = ts[r]
+        if t >= counters[C_NEXT_SAMPLE]:
+            maybe_sample(ctxs, t, sample_ns, elog, counters)
+        c = code[r]
+        k0 = route_ptr[c]
+        k1 = route_ptr[c + 1]
+        if k0 == k1:
+            continue
+        bid = known[0][r]
+        ask = known[1][r]
+        bsz = known[2][r]
+        asz = known[3][r]
+        last = known[4][r]
+        lsz = known[5][r]
+        und = known[6][r]
+        iv = known[7][r]
+        dl = known[8][r]
+        gm = known[9][r]
+        vg = known[10][r]
+        th = known[11][r]
+        for k in range(k0, k1):
+            j = route_inst[k]
+            s = route_slot[k]
+            ctx = ctxs[j]
+            p = params[j]
+            st = states[j]
+            load_quote(ctx, s, t, bid, ask, bsz, asz, last, lsz, und, iv, dl, gm, vg, th)
+            for x in range(nx):
+                ctx.x[x] = extras[x, r]
+            if ctx.sim == 1 and ctx.open_count[s] > 0:
+                match_slot(ctx, s, r, settings[2], settings[3], olog, flog, counters)
+                if ctx.n_fq > 0:
+                    _drain(ctx, p, st, r, settings, olog, flog, counters)
+            _on_quote(ctx, p, st)
+            if ctx.n_out > 0 or ctx.out_dropped > 0:
+                _drain(ctx, p, st, r, settings, olog, flog, counters)
+        if counters[C_STATUS] != 0:
+            return r + 1
+    return n
+
+
+@njit(cache=CACHE)
+def start(ctxs, params, states, t, settings, olog, flog, counters):
+    """Call ``on_start`` of every instance (orders it emits are accepted at time ``t``)."""
+    for j in range(ctxs.shape[0]):
+        ctx = ctxs[j]
+        ctx.kind = EV_START
+        ctx.ts = t
+        ctx.slot = -1
+        _on_start(ctx, params[j], states[j])
+        if ctx.n_out > 0 or ctx.out_dropped > 0:
+            _drain(ctx, params[j], states[j], -1, settings, olog, flog, counters)
+
+
+@njit(cache=CACHE)
+def external_fill(ctxs, params, states, j, t, row, order_id, slot, side, price, size, fee, maker,
+                  settings, olog, flog, counters):
+    """Apply a fill reported by a venue to instance ``j`` and deliver it to ``on_fill``."""
+    ctx = ctxs[j]
+    kind = ctx.kind
+    ctx.kind = EV_FILL
+    ctx.ts = t
+    record_fill(ctx, row, order_id, slot, side, price, size, fee, maker, flog, counters)
+    for i in range(ctx.n_open):
+        if ctx.oo_id[i] == order_id:
+            ctx.oo_remaining[i] -= size
+            if side > 0:
+                ctx.open_buy[slot] -= size
+            else:
+                ctx.open_sell[slot] -= size
+            if ctx.oo_remaining[i] <= 1e-12 * ctx.oo_size[i]:
+                log_open(olog, counters, ctx, row, i, 4, 0)
+                remove_open(ctx, i)
+            break
+    _drain(ctx, params[j], states[j], row, settings, olog, flog, counters)
+    ctx.kind = kind
+'''

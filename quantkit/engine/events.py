@@ -1,0 +1,86 @@
+"""Loading one event into a strategy's ``ctx`` and sampling equity (jitted).
+
+Usage: called by the generated drivers (``quantkit.engine.codegen``) and by the live step API.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from quantkit.engine.accounting import equity_usd, portfolio_delta
+from quantkit.engine.layout import C_EQUITY, C_NEXT_SAMPLE, C_STATUS, EV_QUOTE, ST_LOG_OVERFLOW
+
+
+@njit(cache=True)
+def load_quote(ctx, slot, t, bid, ask, bid_size, ask_size, last, last_size, und, iv, delta, gamma,
+               vega, theta):
+    """Write one quote event of ``slot`` into ``ctx`` (scalars only: no reference counting)."""
+    ctx.kind = EV_QUOTE
+    ctx.ts = t
+    ctx.slot = slot
+    ctx.bid = bid
+    ctx.ask = ask
+    ctx.bid_size = bid_size
+    ctx.ask_size = ask_size
+    ctx.last = last
+    ctx.last_size = last_size
+    ctx.underlying_price = und
+    ctx.mark_iv = iv
+    ctx.delta = delta
+    ctx.gamma = gamma
+    ctx.vega = vega
+    ctx.theta = theta
+    ctx.liq_bid_used = 0.0
+    ctx.liq_ask_used = 0.0
+    ctx.n_events += 1
+    ctx.q_ts[slot] = t
+    ctx.q_bid[slot] = bid
+    ctx.q_ask[slot] = ask
+    ctx.q_bid_size[slot] = bid_size
+    ctx.q_ask_size[slot] = ask_size
+    mid = 0.5 * (bid + ask)
+    if not math.isnan(mid):
+        ctx.q_mid[slot] = mid
+    if not math.isnan(und):
+        ctx.q_underlying[slot] = und
+    if not math.isnan(iv):
+        ctx.q_iv[slot] = iv
+    if not math.isnan(delta):
+        ctx.q_delta[slot] = delta
+        ctx.q_gamma[slot] = gamma
+        ctx.q_vega[slot] = vega
+        ctx.q_theta[slot] = theta
+
+
+@njit(cache=True)
+def sample_equity(ctxs, t, elog, counters):
+    """Append one equity sample per strategy instance at time ``t``."""
+    n = counters[C_EQUITY]
+    if n + ctxs.shape[0] > elog.shape[0]:
+        counters[C_STATUS] = ST_LOG_OVERFLOW
+        return
+    for j in range(ctxs.shape[0]):
+        ctx = ctxs[j]
+        r, u, f = equity_usd(ctx)
+        rec = elog[n]
+        rec.ts = t
+        rec.instance = ctx.instance
+        rec.realized_usd = r
+        rec.unrealized_usd = u
+        rec.fees_usd = f
+        rec.equity_usd = r + u - f
+        rec.delta = portfolio_delta(ctx, -1)
+        n += 1
+    counters[C_EQUITY] = n
+
+
+@njit(cache=True)
+def maybe_sample(ctxs, t, sample_ns, elog, counters):
+    """Sample equity when ``t`` reaches the next sampling boundary (every ``sample_ns``)."""
+    if t >= counters[C_NEXT_SAMPLE]:
+        boundary = (t // sample_ns) * sample_ns
+        if counters[C_NEXT_SAMPLE] > 0:
+            sample_equity(ctxs, boundary, elog, counters)
+        counters[C_NEXT_SAMPLE] = boundary + sample_ns

@@ -1,0 +1,183 @@
+"""All instances of one strategy in a run: their records, routing table, driver and logs.
+
+Usage (by :class:`quantkit.engine.run.Engine`)::
+
+    g = StrategyGroup(strategy, configs, instruments, settings, first_instance=0)
+    g.feed(ts, code, known, columns, row0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from quantkit.engine.codegen import driver_for
+from quantkit.engine.facts import fill_slot_facts
+from quantkit.engine.layout import (
+    C_EQUITY,
+    C_FILLS,
+    C_ORDERS,
+    C_ROW0,
+    C_STATUS,
+    CTX_DTYPE,
+    EQUITY_LOG_DTYPE,
+    FILL_LOG_DTYPE,
+    MAX_OPEN,
+    MAX_OUT,
+    MAX_SLOTS,
+    MAX_X,
+    N_COUNTERS,
+    ORDER_LOG_DTYPE,
+    STATUS_TEXT,
+)
+from quantkit.engine.settings import EngineSettings
+from quantkit.engine.strategy import Strategy, StrategyConfig
+from quantkit.errors import ConfigError, KernelError, did_you_mean
+
+LOG_CAPACITY = 1 << 16
+
+
+class StrategyGroup:
+    """The instances of one :class:`Strategy`, advanced together over each batch."""
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        configs: Sequence[StrategyConfig],
+        instruments: Sequence[str],
+        settings: EngineSettings,
+        first_instance: int,
+        float_columns: Sequence[str] = (),
+        sim: bool = True,
+    ) -> None:
+        self.strategy = strategy
+        self.configs = list(configs)
+        self.instruments = list(instruments)
+        self.settings = settings
+        self.first_instance = first_instance
+        self.driver = driver_for(strategy.on_quote, strategy.on_fill, strategy.on_start)
+        self.slots = [self._slots_of(c) for c in self.configs]
+        self.ctxs = np.zeros(len(configs), dtype=CTX_DTYPE)
+        self.params = np.concatenate(
+            [c.params_record(s) for c, s in zip(self.configs, self.slots, strict=True)]
+        )
+        self.states = np.zeros(len(configs), dtype=strategy.state_dtype)
+        self._init_ctxs(sim)
+        self._build_routes()
+        self._check_columns(float_columns)
+        self.settings_array = settings.as_array()
+        margin = max(1, self.max_routes) * 4 * (MAX_OPEN + MAX_OUT)
+        self.margin = margin
+        cap = max(LOG_CAPACITY, 4 * margin)
+        self.olog = np.zeros(cap, ORDER_LOG_DTYPE)
+        self.flog = np.zeros(cap, FILL_LOG_DTYPE)
+        self.elog = np.zeros(max(LOG_CAPACITY, 4 * len(configs)), EQUITY_LOG_DTYPE)
+        self.counters = np.zeros(N_COUNTERS, np.int64)
+        self.orders: list[np.ndarray] = []
+        self.fills: list[np.ndarray] = []
+        self.equity: list[np.ndarray] = []
+
+    # ------------------------------------------------------------------ setup
+    def _slots_of(self, cfg: StrategyConfig) -> tuple[str, ...]:
+        slots = cfg.slots(self.instruments)
+        for inst in slots:
+            if inst not in self.instruments:
+                raise ConfigError(
+                    f"strategy {cfg.name!r}: instrument {inst!r} is not in the data"
+                    f"{did_you_mean(inst, self.instruments)}"
+                )
+        if len(slots) > MAX_SLOTS:
+            raise ConfigError(
+                f"strategy {cfg.name!r} subscribes to {len(slots)} instruments; at most "
+                f"{MAX_SLOTS} per instance: pass instruments=[...] or split it into instances"
+            )
+        return slots
+
+    def _init_ctxs(self, sim: bool) -> None:
+        for j, slots in enumerate(self.slots):
+            ctx = self.ctxs[j : j + 1]
+            ctx["sim"] = 1 if sim else 0
+            ctx["instance"] = self.first_instance + j
+            ctx["n_slots"] = len(slots)
+            for name in ("q_mid", "q_bid", "q_ask", "q_bid_size", "q_ask_size", "q_underlying",
+                         "q_iv", "q_delta", "q_gamma", "q_vega", "q_theta", "strike"):
+                ctx[name] = np.nan
+            ctx["x"] = np.nan
+            codes = [self.instruments.index(s) for s in slots]
+            fill_slot_facts(ctx, slots, codes, self.settings.accounting)
+
+    def _build_routes(self) -> None:
+        per_code: list[list[tuple[int, int]]] = [[] for _ in self.instruments]
+        for j, slots in enumerate(self.slots):
+            for s, inst in enumerate(slots):
+                per_code[self.instruments.index(inst)].append((j, s))
+        counts = np.array([len(r) for r in per_code], dtype=np.int64)
+        self.route_ptr = np.zeros(len(per_code) + 1, dtype=np.int64)
+        np.cumsum(counts, out=self.route_ptr[1:])
+        flat = [pair for r in per_code for pair in r]
+        self.route_inst = np.array([p[0] for p in flat], dtype=np.int64)
+        self.route_slot = np.array([p[1] for p in flat], dtype=np.int64)
+        self.max_routes = int(counts.max()) if len(counts) else 0
+
+    def _check_columns(self, float_columns: Sequence[str]) -> None:
+        cols = self.strategy.columns
+        if len(cols) > MAX_X:
+            raise ConfigError(f"strategy {self.strategy.name!r} asks for more than {MAX_X} columns")
+        for c in cols:
+            if c not in float_columns:
+                raise ConfigError(
+                    f"strategy {self.strategy.name!r} needs column {c!r}, which the data does not "
+                    f"have{did_you_mean(c, float_columns)}"
+                )
+
+    # ------------------------------------------------------------------ running
+    def start(self, t0: int) -> None:
+        """Call every instance's ``on_start`` (orders are accepted at ``t0``)."""
+        self.driver.start(self.ctxs, self.params, self.states, t0, self.settings_array,
+                          self.olog, self.flog, self.counters)
+        self._check_status()
+
+    def feed(self, ts: np.ndarray, code: np.ndarray, known: tuple[np.ndarray, ...],
+             columns: Mapping[str, np.ndarray], row0: int) -> None:
+        """Replay one batch through every instance (flushing the logs whenever they fill up)."""
+        if self.strategy.columns:
+            extras = np.ascontiguousarray(np.stack([columns[c] for c in self.strategy.columns]))
+        else:
+            extras = np.empty((0, len(ts)), dtype=np.float64)
+        self.counters[C_ROW0] = row0
+        r, n = 0, len(ts)
+        while r < n:
+            r = self.driver.replay(ts, code, known, extras, self.route_ptr, self.route_inst,
+                                   self.route_slot, self.ctxs, self.params, self.states,
+                                   self.settings_array, self.olog, self.flog, self.elog,
+                                   self.counters, r, self.margin)
+            self._check_status()
+            self.flush()
+
+    def external_fill(self, j: int, t: int, row: int, order_id: int, slot: int, side: int,
+                      price: float, size: float, fee: float, maker: bool) -> None:
+        """Deliver a venue-reported fill to instance ``j`` (live trading)."""
+        self.driver.external_fill(self.ctxs, self.params, self.states, j, t, row, order_id, slot,
+                                  side, price, size, fee, int(maker), self.settings_array,
+                                  self.olog, self.flog, self.counters)
+        self._check_status()
+
+    def flush(self) -> None:
+        """Move what the logs hold into Python lists and reset them."""
+        c = self.counters
+        for log, key, sink in ((self.olog, C_ORDERS, self.orders), (self.flog, C_FILLS, self.fills),
+                               (self.elog, C_EQUITY, self.equity)):
+            if c[key]:
+                sink.append(log[: c[key]].copy())
+                c[key] = 0
+
+    def _check_status(self) -> None:
+        status = int(self.counters[C_STATUS])
+        if status:
+            raise KernelError(f"strategy {self.strategy.name!r}: {STATUS_TEXT.get(status, status)}")
+
+    def params_of(self, j: int) -> dict[str, Any]:
+        """The parameters of instance ``j`` as given (instrument params as names)."""
+        return dict(self.configs[j].params)

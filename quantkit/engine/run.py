@@ -1,0 +1,111 @@
+"""The engine: several strategies advanced together over the same events.
+
+An instrument table fixes the global code of each instrument; every strategy instance gets slots
+for the instruments it subscribed to, and a routing table per strategy delivers each event only
+to the instances that asked for its instrument. Instances share market data, never positions.
+
+Usage::
+
+    eng = Engine([momentum(span=50)], instruments=("BTC-PERPETUAL",), settings=EngineSettings())
+    eng.start(t0)
+    for batch in scan.batches():
+        eng.feed(batch.ts, batch.code, batch.columns)
+    eng.finish()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from quantkit.engine.events import sample_equity
+from quantkit.engine.group import StrategyGroup
+from quantkit.engine.layout import C_STATUS, EVENT_COLUMNS
+from quantkit.engine.settings import EngineSettings
+from quantkit.engine.strategy import StrategyConfig
+from quantkit.errors import ConfigError, KernelError
+
+
+class Engine:
+    """Strategy groups over one instrument table; feed it batches or single events."""
+
+    def __init__(
+        self,
+        configs: Sequence[StrategyConfig],
+        instruments: Sequence[str],
+        settings: EngineSettings | None = None,
+        float_columns: Sequence[str] = (),
+        sim: bool = True,
+    ) -> None:
+        if not configs:
+            raise ConfigError("no strategies to run: give at least one")
+        self.settings = settings or EngineSettings()
+        self.instruments = tuple(instruments)
+        self.configs = list(_unique_labels(configs))
+        self.groups: list[StrategyGroup] = []
+        self.instances: list[tuple[StrategyGroup, int]] = []
+        by_strategy: dict[int, list[StrategyConfig]] = {}
+        for cfg in self.configs:
+            by_strategy.setdefault(id(cfg.strategy), []).append(cfg)
+        first = 0
+        order: list[StrategyConfig] = []
+        for cfgs in by_strategy.values():
+            g = StrategyGroup(cfgs[0].strategy, cfgs, self.instruments, self.settings, first,
+                              float_columns, sim)
+            self.groups.append(g)
+            self.instances.extend((g, j) for j in range(len(cfgs)))
+            order.extend(cfgs)
+            first += len(cfgs)
+        self.configs = order
+        self.rows = 0
+        self.last_ts: int | None = None
+        self._nan = np.empty(0)
+
+    def start(self, t0: int) -> None:
+        """Call ``on_start`` of every strategy instance."""
+        for g in self.groups:
+            g.start(t0)
+
+    def feed(self, ts: np.ndarray, code: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
+        """Advance every strategy over one batch (ts int64, code int32, float64 columns)."""
+        n = len(ts)
+        if n == 0:
+            return
+        known = self._known(columns, n)
+        for g in self.groups:
+            g.feed(ts, code, known, columns, self.rows)
+        self.rows += n
+        self.last_ts = int(ts[-1])
+
+    def finish(self) -> None:
+        """Take the closing equity sample and flush every log."""
+        if self.last_ts is not None:
+            for g in self.groups:
+                sample_equity(g.ctxs, self.last_ts, g.elog, g.counters)
+                if g.counters[C_STATUS]:
+                    raise KernelError("equity log overflow at the end of the run")
+        for g in self.groups:
+            g.flush()
+
+    def _known(self, columns: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, ...]:
+        if len(self._nan) != n:
+            self._nan = np.full(n, np.nan)
+        return tuple(
+            np.ascontiguousarray(columns[c], dtype=np.float64) if c in columns else self._nan
+            for c in EVENT_COLUMNS
+        )
+
+
+def _unique_labels(configs: Sequence[StrategyConfig]) -> list[StrategyConfig]:
+    seen: dict[str, int] = {}
+    out = []
+    for cfg in configs:
+        name = cfg.name
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            from dataclasses import replace
+
+            cfg = replace(cfg, label=f"{name}#{seen[name]}")
+        out.append(cfg)
+    return out

@@ -1,0 +1,175 @@
+"""What a strategy is: jitted hooks, typed parameters and a state layout.
+
+A strategy is written once and serves the backtest, parameter sweeps and live trading::
+
+    @njit(cache=True)
+    def on_quote(ctx, p, s):          # ctx: engine record, p: params record, s: state record
+        ...
+        buy_market(ctx, ctx.slot, p.size)
+
+    MyStrategy = Strategy("my_strategy", on_quote,
+                          params={"span": 100, "threshold": 0.0005, "size": 1.0},
+                          state=[("ema", "f8", MAX_SLOTS)])
+    cfg = MyStrategy(span=50, instruments=["BTC-PERPETUAL"])   # a configured instance
+
+Parameter types follow their defaults: float, int, bool, or str (an instrument name: the engine
+subscribes the instance to it and stores its slot number in the record).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from quantkit.errors import ConfigError, did_you_mean
+
+ParamValue = float | int | bool | str
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A strategy definition: hooks plus parameter defaults and state layout.
+
+    Usage: ``Strategy("name", on_quote, params={"size": 1.0}, state=[("x", "f8")])``
+    """
+
+    name: str
+    on_quote: Callable[..., Any]
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+    state: Sequence[tuple[Any, ...]] = ()
+    on_fill: Callable[..., Any] | None = None
+    on_start: Callable[..., Any] | None = None
+    columns: tuple[str, ...] = ()  #: extra numeric data columns the kernel reads from ``ctx.x``
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        for key, value in self.params.items():
+            if not isinstance(value, bool | int | float | str):
+                raise ConfigError(
+                    f"strategy {self.name!r}: default of parameter {key!r} must be a float, int, "
+                    f"bool or instrument name, got {type(value).__name__}"
+                )
+        object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "columns", tuple(self.columns))
+
+    def __call__(
+        self,
+        instruments: Sequence[str] | None = None,
+        label: str | None = None,
+        **params: Any,
+    ) -> StrategyConfig:
+        """A configured instance: ``momentum(span=50, instruments=["ETH-PERPETUAL"])``."""
+        return StrategyConfig(self, self.validate_params(params), _tuple_or_none(instruments), label)
+
+    @property
+    def params_dtype(self) -> np.dtype:
+        """numpy record layout of the parameters (str params hold a slot number)."""
+        return np.dtype([(k, _param_numpy_type(v)) for k, v in self.params.items()] or [("_", "i8")])
+
+    @property
+    def state_dtype(self) -> np.dtype:
+        """numpy record layout of the strategy's state."""
+        return np.dtype(list(self.state) or [("_", "i8")])
+
+    def validate_params(self, given: Mapping[str, Any]) -> dict[str, ParamValue]:
+        """Merge ``given`` into the defaults, checking names and types (ConfigError otherwise)."""
+        out = dict(self.params)
+        for key, value in given.items():
+            if key not in self.params:
+                raise ConfigError(
+                    f"strategy {self.name!r} has no parameter {key!r}"
+                    f"{did_you_mean(key, self.params)}; its parameters: {', '.join(self.params)}"
+                )
+            out[key] = coerce_param(self.name, key, self.params[key], value)
+        return out
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """One instance of a strategy with its parameters and instruments (None = all in the data)."""
+
+    strategy: Strategy
+    params: Mapping[str, ParamValue]
+    instruments: tuple[str, ...] | None = None
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The label shown in results (the strategy's name unless given)."""
+        return self.label or self.strategy.name
+
+    def instrument_params(self) -> dict[str, str]:
+        """Parameters whose value is an instrument name."""
+        return {k: v for k, v in self.params.items() if isinstance(v, str)}
+
+    def slots(self, available: Sequence[str]) -> tuple[str, ...]:
+        """Instruments this instance subscribes to, in slot order."""
+        base = list(self.instruments) if self.instruments is not None else list(available)
+        for inst in self.instrument_params().values():
+            if inst not in base:
+                base.append(inst)
+        return tuple(base)
+
+    def params_record(self, slots: Sequence[str]) -> np.ndarray:
+        """A one-element params array for the kernel (instrument params become slot numbers)."""
+        rec = np.zeros(1, dtype=self.strategy.params_dtype)
+        for key, value in self.params.items():
+            rec[key] = slots.index(value) if isinstance(value, str) else value
+        return rec
+
+
+def coerce_param(strategy: str, key: str, default: ParamValue, value: Any) -> ParamValue:
+    """Convert ``value`` (possibly a CLI string) to the type of ``default`` or raise ConfigError."""
+    want = type(default).__name__
+    where = f"parameter {key!r} of {strategy!r}"
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if isinstance(default, str):
+        if isinstance(value, str) and value:
+            return value
+        raise ConfigError(f"{where} must be an instrument name, got {value!r}")
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} must be a {want}, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = int(value) if isinstance(default, int) else float(value)
+        except ValueError:
+            raise ConfigError(f"{where} must be a {want}, got {value!r}") from None
+    if isinstance(default, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _param_numpy_type(value: ParamValue) -> str:
+    if isinstance(value, bool):
+        return "i8"
+    if isinstance(value, int):
+        return "i8"
+    if isinstance(value, str):
+        return "i8"
+    return "f8"
+
+
+def _tuple_or_none(instruments: Sequence[str] | None) -> tuple[str, ...] | None:
+    if instruments is None:
+        return None
+    if isinstance(instruments, str):
+        return (instruments,)
+    out = tuple(instruments)
+    if not out:
+        raise ConfigError("instruments must not be empty (use None for all instruments)")
+    return out

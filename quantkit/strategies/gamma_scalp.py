@@ -1,0 +1,117 @@
+"""``gamma_scalp``: buy options, then keep the portfolio delta inside a band with a hedge.
+
+Rules: at the first quote of each option slot with an ask, market-buy ``option_size`` of it.
+Then on every event, when no hedge order is open and at least ``min_rehedge_interval_ms`` passed
+since the last hedge, compute the portfolio delta in coin (options: position x delta; hedge:
+inverse contracts ``position / mid``, linear ones ``position``). If ``|delta| > delta_band``,
+market-trade the hedge instrument to bring it back to 0, the amount rounded to the hedge's
+contract size (skipped when that rounds to 0).
+
+Option delta comes from the data's ``delta`` column when present, else Black-76 from ``mark_iv``
+and ``underlying_price`` (time to the 08:00 UTC expiry, 365-day year).
+
+Usage::
+
+    qk.strategies.gamma_scalp(instruments=["BTC-27DEC24-100000-C"], delta_band=0.05)
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from quantkit.engine.layout import INVERSE, MAX_SLOTS
+from quantkit.engine.orders import buy_market, submit
+from quantkit.engine.strategy import Strategy
+from quantkit.options.black76 import b76_delta
+
+YEAR_NS = 365.0 * 86_400.0 * 1e9
+
+
+@njit(cache=True)
+def _option_delta(ctx, i):
+    if not math.isnan(ctx.q_delta[i]):
+        return ctx.q_delta[i]
+    fwd = ctx.q_underlying[i]
+    iv = ctx.q_iv[i]
+    if math.isnan(fwd) or math.isnan(iv):
+        return math.nan
+    t = max(ctx.expiry_ns[i] - ctx.ts, 0) / YEAR_NS
+    return b76_delta(fwd, ctx.strike[i], t, iv / 100.0, ctx.is_call[i] == 1)
+
+
+@njit(cache=True)
+def portfolio_delta_coin(ctx, s, hedge):
+    """Portfolio delta in coin from the strategy's view (NaN while a needed delta is unknown)."""
+    total = 0.0
+    for i in range(ctx.n_slots):
+        pos = ctx.position[i]
+        if i == hedge:
+            if pos != 0.0:
+                if ctx.inst_kind[i] == INVERSE:
+                    total += pos / ctx.q_mid[i]
+                else:
+                    total += pos
+        elif pos != 0.0:
+            d = _option_delta(ctx, i)
+            s.delta[i] = d
+            total += pos * d
+    return total
+
+
+@njit(cache=True)
+def gamma_scalp_on_quote(ctx, p, s):
+    """Buy each option once, then hedge delta back to 0 when it leaves the band."""
+    i = ctx.slot
+    hedge = p.hedge_instrument
+    if i != hedge and s.bought[i] == 0 and not math.isnan(ctx.ask):
+        s.bought[i] = 1
+        buy_market(ctx, i, p.option_size)
+        return
+    if ctx.open_count[hedge] > 0 or math.isnan(ctx.q_mid[hedge]):
+        return
+    if s.hedged_once == 1 and ctx.ts - s.last_hedge_ts < p.min_rehedge_interval_ms * 1_000_000:
+        return
+    for k in range(ctx.n_slots):
+        if k != hedge and ctx.open_count[k] > 0:
+            return
+    delta = portfolio_delta_coin(ctx, s, hedge)
+    s.last_delta = delta
+    if math.isnan(delta) or abs(delta) <= p.delta_band:
+        return
+    if ctx.inst_kind[hedge] == INVERSE:
+        amount = -delta * ctx.q_mid[hedge]
+    else:
+        amount = -delta
+    cs = ctx.contract_size[hedge]
+    if cs > 0.0 and not math.isnan(cs):
+        amount = round(amount / cs) * cs
+    if amount == 0.0:
+        return
+    side = 1 if amount > 0.0 else -1
+    submit(ctx, hedge, side, 0, math.nan, abs(amount), 0)
+    s.last_hedge_ts = ctx.ts
+    s.hedged_once = 1
+    s.n_hedges += 1
+
+
+gamma_scalp = Strategy(
+    "gamma_scalp",
+    gamma_scalp_on_quote,
+    params={
+        "option_size": 1.0,
+        "delta_band": 0.1,
+        "hedge_instrument": "BTC-PERPETUAL",
+        "min_rehedge_interval_ms": 0.0,
+    },
+    state=[
+        ("bought", "i8", (MAX_SLOTS,)),
+        ("delta", "f8", (MAX_SLOTS,)),
+        ("last_hedge_ts", "i8"),
+        ("hedged_once", "i8"),
+        ("n_hedges", "i8"),
+        ("last_delta", "f8"),
+    ],
+    doc="Long options, delta-hedged with the hedge instrument inside +-delta_band (coin).",
+)

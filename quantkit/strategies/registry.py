@@ -1,0 +1,72 @@
+"""Find a strategy by built-in name or by ``module:attr`` (a file path module works too).
+
+Usage::
+
+    resolve("momentum")
+    resolve("research.my_strategy:MyStrategy")
+    resolve("research/my_strategy.py:MyStrategy")
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from quantkit.engine.strategy import Strategy
+from quantkit.errors import ConfigError, did_you_mean
+from quantkit.strategies.momentum import momentum
+
+BUILTIN: dict[str, Strategy] = {"momentum": momentum}
+
+
+def _builtins() -> dict[str, Strategy]:
+    try:
+        from quantkit.strategies.gamma_scalp import gamma_scalp
+    except ImportError:
+        return BUILTIN
+    return {**BUILTIN, "gamma_scalp": gamma_scalp}
+
+
+def resolve(spec: str) -> Strategy:
+    """The :class:`Strategy` named ``spec`` (built-in name or ``module:attr``)."""
+    builtins = _builtins()
+    if ":" not in spec:
+        if spec in builtins:
+            return builtins[spec]
+        raise ConfigError(
+            f"unknown strategy {spec!r}{did_you_mean(spec, builtins)}; built-in strategies: "
+            f"{', '.join(builtins)}, or give your own as module:attr"
+        )
+    mod_name, _, attr = spec.rpartition(":")
+    module = _import(mod_name, spec)
+    obj = getattr(module, attr, None)
+    if obj is None:
+        names = [n for n, v in vars(module).items() if isinstance(v, Strategy)]
+        raise ConfigError(f"{mod_name!r} has no attribute {attr!r}{did_you_mean(attr, names)}")
+    if not isinstance(obj, Strategy):
+        raise ConfigError(f"{spec!r} is a {type(obj).__name__}, not a quantkit Strategy")
+    return obj
+
+
+def _import(mod_name: str, spec: str):  # type: ignore[no-untyped-def]
+    if mod_name.endswith(".py") or "/" in mod_name:
+        path = Path(mod_name)
+        if not path.exists():
+            raise ConfigError(f"strategy file {mod_name!r} does not exist (from {spec!r})")
+        name = path.stem
+        sys.path.insert(0, str(path.parent.resolve()))
+        try:
+            return importlib.import_module(name)
+        finally:
+            sys.path.pop(0)
+    if str(Path.cwd()) not in sys.path and "" not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        return importlib.import_module(mod_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"cannot import strategy module {mod_name!r} ({exc}); run from the directory that "
+            f"holds it or give a path such as research/my_strategy.py:MyStrategy"
+        ) from None
