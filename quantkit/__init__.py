@@ -11,8 +11,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from quantkit import data, errors  # noqa: E402
-from quantkit.errors import (  # noqa: E402
+from quantkit import data, errors, instruments, options, strategies
+from quantkit.engine import EngineSettings, Order, OrderType, Side, Strategy
+from quantkit.engine.backtest import backtest
+from quantkit.engine.session import Session
+from quantkit.errors import (
     ConfigError,
     DataError,
     ExchangeError,
@@ -25,12 +28,22 @@ from quantkit.errors import (  # noqa: E402
 __all__ = [
     "ConfigError",
     "DataError",
+    "EngineSettings",
     "ExchangeError",
     "InstrumentError",
     "KernelError",
+    "Order",
     "OrderRejected",
+    "OrderType",
     "QuantkitError",
+    "Session",
+    "Side",
+    "Strategy",
     "__version__",
+    "backtest",
     "data",
     "errors",
+    "instruments",
+    "options",
+    "strategies",
 ]

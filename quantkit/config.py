@@ -56,7 +56,13 @@ class RunConfig:
 
 _TOP_KEYS = [f.name for f in fields(RunConfig) if f.name != "strategies"] + ["strategy"]
 _STRATEGY_KEYS = [f.name for f in fields(StrategyEntry)]
-_NUMBERS = ("fee_bps_maker", "fee_bps_taker", "latency_ms", "market_timeout_ms", "equity_interval_ms")
+_NUMBERS = (
+    "fee_bps_maker",
+    "fee_bps_taker",
+    "latency_ms",
+    "market_timeout_ms",
+    "equity_interval_ms",
+)
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -79,7 +85,9 @@ def parse_run_config(raw: dict[str, Any], where: str = "config") -> RunConfig:
         if key == "strategy":
             if not isinstance(value, list):
                 raise ConfigError(f"{where}: 'strategy' must be an array of tables ([[strategy]])")
-            kw["strategies"] = tuple(_strategy(v, f"{where}: strategy #{i + 1}") for i, v in enumerate(value))
+            kw["strategies"] = tuple(
+                _strategy(v, f"{where}: strategy #{i + 1}") for i, v in enumerate(value)
+            )
         elif key in _NUMBERS:
             kw[key] = _number(value, f"{where}: {key}")
         elif key == "batch_size":
@@ -100,7 +108,7 @@ def _strategy(raw: Any, where: str) -> StrategyEntry:
         raise ConfigError(f"{where} must be a table")
     _check_keys(raw, _STRATEGY_KEYS, where)
     if not isinstance(raw.get("name"), str):
-        raise ConfigError(f"{where} needs name = \"momentum\" (or module:attr)")
+        raise ConfigError(f'{where} needs name = "momentum" (or module:attr)')
     params = raw.get("params", {})
     if not isinstance(params, dict):
         raise ConfigError(f"{where}: params must be a table, e.g. params = {{ span = 50 }}")
@@ -108,14 +116,17 @@ def _strategy(raw: Any, where: str) -> StrategyEntry:
     label = raw.get("label")
     if label is not None and not isinstance(label, str):
         raise ConfigError(f"{where}: label must be a string")
-    return StrategyEntry(raw["name"], dict(params), None if inst is None else _names(inst, where), label)
+    return StrategyEntry(
+        raw["name"], dict(params), None if inst is None else _names(inst, where), label
+    )
 
 
 def _check_keys(raw: dict[str, Any], allowed: list[str], where: str) -> None:
     for key in raw:
         if key not in allowed:
             raise ConfigError(
-                f"{where}: unknown key {key!r}{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}"
+                f"{where}: unknown key {key!r}{did_you_mean(key, allowed)}; "
+                f"allowed: {', '.join(allowed)}"
             )
 
 

@@ -32,25 +32,65 @@ def bundled_sample() -> Path:
 
 
 @click.command()
-@click.option("--data", "data_path", type=str, default=None, help="Parquet file, directory or glob (default: bundled sample).")
-@click.option("--strategy", "strategies", multiple=True, help="Built-in name or module:attr; repeat for several.")
+@click.option(
+    "--data",
+    "data_path",
+    type=str,
+    default=None,
+    help="Parquet file, directory or glob (default: bundled sample).",
+)
+@click.option(
+    "--strategy",
+    "strategies",
+    multiple=True,
+    help="Built-in name or module:attr; repeat for several.",
+)
 @click.option("--param", "params", multiple=True, help="KEY=VALUE for the preceding --strategy.")
-@click.option("--instrument", "instruments", multiple=True, help="Restrict to these instruments (repeatable).")
-@click.option("--config", "config_path", type=str, default=None, help="run.toml with strategies and settings.")
-@click.option("--fee-bps-maker", type=float, default=None, help="Maker fee, bps of notional (negative = rebate).")
+@click.option(
+    "--instrument", "instruments", multiple=True, help="Restrict to these instruments (repeatable)."
+)
+@click.option(
+    "--config", "config_path", type=str, default=None, help="run.toml with strategies and settings."
+)
+@click.option(
+    "--fee-bps-maker",
+    type=float,
+    default=None,
+    help="Maker fee, bps of notional (negative = rebate).",
+)
 @click.option("--fee-bps-taker", type=float, default=None, help="Taker fee, bps of notional.")
 @click.option("--latency-ms", type=float, default=None, help="Order latency in ms (default 0).")
-@click.option("--accounting", type=click.Choice(["auto", "linear"]), default=None,
-              help="auto: Deribit perps/futures inverse, options coin-quoted; linear: all linear.")
+@click.option(
+    "--accounting",
+    type=click.Choice(["auto", "linear"]),
+    default=None,
+    help="auto: Deribit perps/futures inverse, options coin-quoted; linear: all linear.",
+)
 @click.option("--batch-size", type=int, default=None, help="Rows per batch (0 = whole file).")
-@click.option("--out", "out_dir", type=str, default=None, help="Write fills/orders/equity parquet + summary.json here.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=str,
+    default=None,
+    help="Write fills/orders/equity parquet + summary.json here.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.pass_context
-def backtest(ctx: click.Context, data_path: str | None, strategies: tuple[str, ...],
-             params: tuple[str, ...], instruments: tuple[str, ...], config_path: str | None,
-             fee_bps_maker: float | None, fee_bps_taker: float | None, latency_ms: float | None,
-             accounting: str | None, batch_size: int | None, out_dir: str | None,
-             as_json: bool) -> None:
+def backtest(
+    ctx: click.Context,
+    data_path: str | None,
+    strategies: tuple[str, ...],
+    params: tuple[str, ...],
+    instruments: tuple[str, ...],
+    config_path: str | None,
+    fee_bps_maker: float | None,
+    fee_bps_taker: float | None,
+    latency_ms: float | None,
+    accounting: str | None,
+    batch_size: int | None,
+    out_dir: str | None,
+    as_json: bool,
+) -> None:
     """Backtest strategies on tick data (default: the bundled sample)."""
     from quantkit.engine.backtest import backtest as run_backtest
 
@@ -59,15 +99,29 @@ def backtest(ctx: click.Context, data_path: str | None, strategies: tuple[str, .
     entries = _entries_from_argv(argv) if strategies or params else list(cfg.strategies)
     data = data_path or cfg.data
     configs = _build_configs(entries, data is None and not instruments and not cfg.instruments)
-    settings = EngineSettings(**_settings(cfg, fee_bps_maker=fee_bps_maker,
-                                          fee_bps_taker=fee_bps_taker, latency_ms=latency_ms,
-                                          accounting=accounting))
-    size = batch_size if batch_size is not None else (cfg.batch_size if cfg.batch_size is not None else 1_000_000)
+    settings = EngineSettings(
+        **_settings(
+            cfg,
+            fee_bps_maker=fee_bps_maker,
+            fee_bps_taker=fee_bps_taker,
+            latency_ms=latency_ms,
+            accounting=accounting,
+        )
+    )
+    size = (
+        batch_size
+        if batch_size is not None
+        else (cfg.batch_size if cfg.batch_size is not None else 1_000_000)
+    )
     if size < 0:
         raise ConfigError(f"--batch-size must be >= 0 (0 = whole file), got {size}")
-    result = run_backtest(data or bundled_sample(), configs,
-                          instruments=list(instruments) or cfg.instruments, batch_size=size,
-                          settings=settings)
+    result = run_backtest(
+        data or bundled_sample(),
+        configs,
+        instruments=list(instruments) or cfg.instruments,
+        batch_size=size,
+        settings=settings,
+    )
     target = out_dir or cfg.out
     if target:
         result.write(target)
@@ -76,13 +130,21 @@ def backtest(ctx: click.Context, data_path: str | None, strategies: tuple[str, .
     else:
         click.echo(render(result))
         if target:
-            click.echo(f"wrote fills.parquet, orders.parquet, equity.parquet, summary.json to {target}")
+            click.echo(
+                f"wrote fills.parquet, orders.parquet, equity.parquet, summary.json to {target}"
+            )
 
 
 def _settings(cfg: RunConfig, **cli: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("fee_bps_maker", "fee_bps_taker", "latency_ms", "market_timeout_ms",
-                "equity_interval_ms", "accounting"):
+    for key in (
+        "fee_bps_maker",
+        "fee_bps_taker",
+        "latency_ms",
+        "market_timeout_ms",
+        "equity_interval_ms",
+        "accounting",
+    ):
         value = cli.get(key)
         if value is None:
             value = getattr(cfg, key)
@@ -99,7 +161,8 @@ def _entries_from_argv(argv: list[str]) -> list[StrategyEntry]:
     i = 0
     while i < len(tokens):
         tok = tokens[i]
-        name, value = (tok.split("=", 1) + [None])[:2] if tok.startswith("--") else (tok, None)
+        name, sep, rest = tok.partition("=")
+        value = rest if sep and tok.startswith("--") else None
         if name in ("--strategy", "--param"):
             if value is None:
                 value = tokens[i + 1] if i + 1 < len(tokens) else ""
@@ -109,7 +172,9 @@ def _entries_from_argv(argv: list[str]) -> list[StrategyEntry]:
             else:
                 key, sep, val = value.partition("=")
                 if not sep or not key:
-                    raise ConfigError(f"--param {value!r} must look like KEY=VALUE, e.g. --param span=50")
+                    raise ConfigError(
+                        f"--param {value!r} must look like KEY=VALUE, e.g. --param span=50"
+                    )
                 (entries[-1][1] if entries else pending)[key] = val
         i += 1
     if pending and entries:
@@ -134,7 +199,10 @@ def _build_configs(entries: list[StrategyEntry], bundled_default: bool) -> list[
 def render(res: BacktestResult) -> str:
     """A compact human-readable table: one block per strategy, totals and throughput."""
     lines = []
-    head = f"{'strategy':<18} {'events':>10} {'orders':>7} {'fills':>6} {'realized':>12} {'unrealized':>12} {'fees':>10} {'max_dd':>10} {'sharpe':>7}"
+    head = (
+        f"{'strategy':<18} {'events':>10} {'orders':>7} {'fills':>6} {'realized':>12} "
+        f"{'unrealized':>12} {'fees':>10} {'max_dd':>10} {'sharpe':>7}"
+    )
     lines.append(head)
     lines.append("-" * len(head))
     for s in res.strategies:
@@ -149,8 +217,10 @@ def render(res: BacktestResult) -> str:
         if any(greeks[g] for g in ("gamma", "vega", "theta")):
             lines.append("  greeks: " + ", ".join(f"{g} {greeks[g]:+.4g}" for g in greeks))
         params = ", ".join(f"{k}={v}" for k, v in s["params"].items())
-        lines.append(f"  params: {params or '-'}; instruments: {', '.join(s['instruments'][:6])}"
-                     f"{' ...' if len(s['instruments']) > 6 else ''}")
+        lines.append(
+            f"  params: {params or '-'}; instruments: {', '.join(s['instruments'][:6])}"
+            f"{' ...' if len(s['instruments']) > 6 else ''}"
+        )
     t = res.totals()
     lines.append("-" * len(head))
     lines.append(
@@ -158,5 +228,7 @@ def render(res: BacktestResult) -> str:
         f"{t['realized_pnl']:>12,.2f} {t['unrealized_pnl']:>12,.2f} {t['fees']:>10,.2f}"
     )
     rate = res.events / res.elapsed_s if res.elapsed_s > 0 else float("nan")
-    lines.append(f"{res.events:,} events in {res.elapsed_s:.3f} s ({rate / 1e6:,.1f}M events/s); PnL in USD")
+    lines.append(
+        f"{res.events:,} events in {res.elapsed_s:.3f} s ({rate / 1e6:,.1f}M events/s); PnL in USD"
+    )
     return "\n".join(lines)

@@ -62,7 +62,7 @@ def _one_line(message: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Run the CLI; user errors print ``error: ...`` on stderr and exit 2 (traceback with --debug)."""
+    """Run the CLI; user errors print ``error: ...`` on stderr, exit 2 (traceback: --debug)."""
     _register()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args

@@ -45,7 +45,9 @@ def backtest(
     elif setting_kwargs:
         raise ConfigError("give either settings=EngineSettings(...) or keyword settings, not both")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 0:
-        raise ConfigError(f"batch_size must be an integer >= 0 (0 = whole file), got {batch_size!r}")
+        raise ConfigError(
+            f"batch_size must be an integer >= 0 (0 = whole file), got {batch_size!r}"
+        )
     scan = _scan(data, configs, instruments, start, end, batch_size)
     t0 = time.perf_counter()
     engine = Engine(configs, scan.instruments, settings, scan.float_columns)
@@ -79,13 +81,20 @@ def _configs(strategies: Any) -> list[StrategyConfig]:
     return out
 
 
-def _scan(data: Any, configs: list[StrategyConfig], instruments: Sequence[str] | None,
-          start: Any, end: Any, batch_size: int) -> Any:
+def _scan(
+    data: Any,
+    configs: list[StrategyConfig],
+    instruments: Sequence[str] | None,
+    start: Any,
+    end: Any,
+    batch_size: int,
+) -> Any:
     if not isinstance(data, str | Path):
         return data
     wanted = _wanted_instruments(configs, instruments)
-    scan = qdata.scan(data, instruments=wanted, start=start, end=end,
-                      batch_size=batch_size or 1_000_000)
+    scan = qdata.scan(
+        data, instruments=wanted, start=start, end=end, batch_size=batch_size or 1_000_000
+    )
     missing = [i for i in (wanted or ()) if i not in scan.instruments]
     if missing:
         every = qdata.scan(data).instruments
@@ -96,7 +105,9 @@ def _scan(data: Any, configs: list[StrategyConfig], instruments: Sequence[str] |
     return scan
 
 
-def _wanted_instruments(configs: list[StrategyConfig], instruments: Sequence[str] | None) -> list[str] | None:
+def _wanted_instruments(
+    configs: list[StrategyConfig], instruments: Sequence[str] | None
+) -> list[str] | None:
     """The instruments to read: None (all) unless every strategy names its own."""
     if instruments is not None:
         return list(dict.fromkeys(instruments))

@@ -59,8 +59,8 @@ def _importable(fn: Any) -> tuple[str, str] | None:
     return mod_name, name
 
 
-def _source_digest(fns: list[Any]) -> str:
-    h = hashlib.sha256(driver_template.BODY.encode())
+def _source_digest(fns: list[Any], names: bytes) -> str:
+    h = hashlib.sha256(driver_template.BODY.encode() + names)
     here = Path(__file__).parent
     for f in _ENGINE_FILES:
         h.update((here / f"{f}.py").read_bytes())
@@ -83,7 +83,10 @@ def driver_for(on_quote: Any, on_fill: Any = None, on_start: Any = None) -> type
     hooks = {"_on_quote": on_quote, "_on_fill": on_fill or noop, "_on_start": on_start or noop}
     refs = {alias: _importable(fn) for alias, fn in hooks.items()}
     cacheable = all(ref is not None for ref in refs.values())
-    digest = _source_digest(list(hooks.values())) + ("" if cacheable else f"_{id(on_quote):x}")
+    names = repr(sorted(refs.items())).encode()
+    digest = _source_digest(list(hooks.values()), names) + (
+        "" if cacheable else f"_{id(on_quote):x}"
+    )
     name = f"qk_driver_{digest}"
     if name in _loaded:
         return _loaded[name]

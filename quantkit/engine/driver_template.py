@@ -21,8 +21,14 @@ from numba import njit
 
 from quantkit.engine.events import load_quote, maybe_sample
 from quantkit.engine.layout import (
-    C_FILLS, C_NEXT_SAMPLE, C_ORDERS, C_STATUS, EV_FILL, EV_QUOTE, EV_START, ST_FILL_STORM,
+    C_EQUITY, C_FILLS, C_NEXT_SAMPLE, C_ORDERS, C_STATUS, EV_FILL, EV_QUOTE, EV_START,
+    ST_FILL_STORM,
 )
+
+WHY_DONE = 0
+WHY_SAMPLE = 1
+WHY_OPEN = 2
+WHY_OUT = 3
 from quantkit.engine.matching import accept_orders, log_open, match_slot, record_fill, remove_open
 
 
@@ -60,57 +66,110 @@ def _drain(ctx, p, st, row, settings, olog, flog, counters):
 
 
 @njit(cache=CACHE)
-def replay(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs, params, states,
-           settings, olog, flog, elog, counters, start_row, margin):
-    """Replay rows ``start_row..`` of a batch; returns the row to resume from (== len when done)."""
+def _fast(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs, params, states, r, kk,
+          next_sample):
+    """The common case: load the quote, call on_quote. Stops at anything else; returns where."""
     n = ts.shape[0]
+    nx = extras.shape[0]
+    while r < n:
+        t = ts[r]
+        c = code[r]
+        a = route_ptr[c]
+        b = route_ptr[c + 1]
+        if kk < 0:
+            if t >= next_sample:
+                return r, -1, WHY_SAMPLE
+            kk = a
+        if kk < b:
+            bid = known[0][r]
+            ask = known[1][r]
+            bsz = known[2][r]
+            asz = known[3][r]
+            last = known[4][r]
+            lsz = known[5][r]
+            und = known[6][r]
+            iv = known[7][r]
+            dl = known[8][r]
+            gm = known[9][r]
+            vg = known[10][r]
+            th = known[11][r]
+            for k in range(kk, b):
+                j = route_inst[k]
+                s = route_slot[k]
+                ctx = ctxs[j]
+                if ctx.open_count[s] > 0:
+                    return r, k, WHY_OPEN
+                load_quote(ctx, s, t, bid, ask, bsz, asz, last, lsz, und, iv, dl, gm, vg, th)
+                for x in range(nx):
+                    ctx.x[x] = extras[x, r]
+                _on_quote(ctx, params[j], states[j])
+                if ctx.n_out > 0 or ctx.out_dropped > 0:
+                    return r, k, WHY_OUT
+        r += 1
+        kk = -1
+    return r, -1, WHY_DONE
+
+
+@njit(cache=CACHE)
+def _slow_event(ts, code, known, extras, ctxs, params, states, r, j, s, settings, olog, flog,
+                counters):
+    """One event of an instance that has open orders: match them, then on_quote, then drain."""
+    ctx = ctxs[j]
+    p = params[j]
+    st = states[j]
+    load_quote(ctx, s, ts[r], known[0][r], known[1][r], known[2][r], known[3][r], known[4][r],
+               known[5][r], known[6][r], known[7][r], known[8][r], known[9][r], known[10][r],
+               known[11][r])
+    for x in range(extras.shape[0]):
+        ctx.x[x] = extras[x, r]
+    if ctx.sim == 1:
+        match_slot(ctx, s, r, settings[2], settings[3], olog, flog, counters)
+        if ctx.n_fq > 0:
+            _drain(ctx, p, st, r, settings, olog, flog, counters)
+    _on_quote(ctx, p, st)
+    if ctx.n_out > 0 or ctx.out_dropped > 0:
+        _drain(ctx, p, st, r, settings, olog, flog, counters)
+
+
+@njit(cache=CACHE)
+def replay(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs, params, states,
+           settings, olog, flog, elog, counters, start_row, start_k, margin):
+    """Replay a batch from (row, route) ``(start_row, start_k)``; returns where to resume.
+
+    Returns ``(row, k)``: ``row == len(ts)`` when the batch is done; otherwise the logs need
+    flushing (or a status is set) and the call must be repeated from there.
+    """
     sample_ns = int(settings[4])
     cap_o = olog.shape[0] - margin
     cap_f = flog.shape[0] - margin
     cap_e = elog.shape[0] - ctxs.shape[0]
-    nx = extras.shape[0]
-    for r in range(start_row, n):
-        if counters[C_ORDERS] > cap_o or counters[C_FILLS] > cap_f or counters[2] > cap_e:
-            return r
-        t = ts[r]
-        if t >= counters[C_NEXT_SAMPLE]:
-            maybe_sample(ctxs, t, sample_ns, elog, counters)
-        c = code[r]
-        k0 = route_ptr[c]
-        k1 = route_ptr[c + 1]
-        if k0 == k1:
+    r = start_row
+    k = start_k
+    while True:
+        r, k, why = _fast(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs,
+                          params, states, r, k, counters[C_NEXT_SAMPLE])
+        if why == WHY_DONE:
+            return r, -1
+        if why == WHY_SAMPLE:
+            if counters[C_EQUITY] > cap_e:
+                return r, -1
+            maybe_sample(ctxs, ts[r], sample_ns, elog, counters)
             continue
-        bid = known[0][r]
-        ask = known[1][r]
-        bsz = known[2][r]
-        asz = known[3][r]
-        last = known[4][r]
-        lsz = known[5][r]
-        und = known[6][r]
-        iv = known[7][r]
-        dl = known[8][r]
-        gm = known[9][r]
-        vg = known[10][r]
-        th = known[11][r]
-        for k in range(k0, k1):
-            j = route_inst[k]
-            s = route_slot[k]
-            ctx = ctxs[j]
-            p = params[j]
-            st = states[j]
-            load_quote(ctx, s, t, bid, ask, bsz, asz, last, lsz, und, iv, dl, gm, vg, th)
-            for x in range(nx):
-                ctx.x[x] = extras[x, r]
-            if ctx.sim == 1 and ctx.open_count[s] > 0:
-                match_slot(ctx, s, r, settings[2], settings[3], olog, flog, counters)
-                if ctx.n_fq > 0:
-                    _drain(ctx, p, st, r, settings, olog, flog, counters)
-            _on_quote(ctx, p, st)
-            if ctx.n_out > 0 or ctx.out_dropped > 0:
-                _drain(ctx, p, st, r, settings, olog, flog, counters)
+        j = route_inst[k]
+        if why == WHY_OPEN:
+            _slow_event(ts, code, known, extras, ctxs, params, states, r, j, route_slot[k],
+                        settings, olog, flog, counters)
+        else:
+            _drain(ctxs[j], params[j], states[j], r, settings, olog, flog, counters)
+        if k + 1 == route_ptr[code[r] + 1]:
+            r += 1
+            k = -1
+        else:
+            k += 1
         if counters[C_STATUS] != 0:
-            return r + 1
-    return n
+            return r, k
+        if counters[C_ORDERS] > cap_o or counters[C_FILLS] > cap_f:
+            return r, k
 
 
 @njit(cache=CACHE)

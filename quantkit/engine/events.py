@@ -14,8 +14,9 @@ from quantkit.engine.layout import C_EQUITY, C_NEXT_SAMPLE, C_STATUS, EV_QUOTE, 
 
 
 @njit(cache=True)
-def load_quote(ctx, slot, t, bid, ask, bid_size, ask_size, last, last_size, und, iv, delta, gamma,
-               vega, theta):
+def load_quote(
+    ctx, slot, t, bid, ask, bid_size, ask_size, last, last_size, und, iv, delta, gamma, vega, theta
+):
     """Write one quote event of ``slot`` into ``ctx`` (scalars only: no reference counting)."""
     ctx.kind = EV_QUOTE
     ctx.ts = t

@@ -57,7 +57,9 @@ def facts_for(name: str, accounting: str = "auto") -> SlotFacts:
     )
 
 
-def fill_slot_facts(ctx: np.ndarray, slots: Sequence[str], codes: Sequence[int], accounting: str) -> None:
+def fill_slot_facts(
+    ctx: np.ndarray, slots: Sequence[str], codes: Sequence[int], accounting: str
+) -> None:
     """Write the facts of ``slots`` into the one-element ctx array ``ctx``."""
     underlyings: dict[str, int] = {}
     for s, (name, code) in enumerate(zip(slots, codes, strict=True)):

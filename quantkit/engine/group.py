@@ -68,7 +68,8 @@ class StrategyGroup:
         self._build_routes()
         self._check_columns(float_columns)
         self.settings_array = settings.as_array()
-        margin = max(1, self.max_routes) * 4 * (MAX_OPEN + MAX_OUT)
+        # room for everything one event can log: 64 drain rounds of MAX_OUT orders + MAX_OPEN fills
+        margin = 64 * 2 * (MAX_OPEN + MAX_OUT)
         self.margin = margin
         cap = max(LOG_CAPACITY, 4 * margin)
         self.olog = np.zeros(cap, ORDER_LOG_DTYPE)
@@ -101,8 +102,20 @@ class StrategyGroup:
             ctx["sim"] = 1 if sim else 0
             ctx["instance"] = self.first_instance + j
             ctx["n_slots"] = len(slots)
-            for name in ("q_mid", "q_bid", "q_ask", "q_bid_size", "q_ask_size", "q_underlying",
-                         "q_iv", "q_delta", "q_gamma", "q_vega", "q_theta", "strike"):
+            for name in (
+                "q_mid",
+                "q_bid",
+                "q_ask",
+                "q_bid_size",
+                "q_ask_size",
+                "q_underlying",
+                "q_iv",
+                "q_delta",
+                "q_gamma",
+                "q_vega",
+                "q_theta",
+                "strike",
+            ):
                 ctx[name] = np.nan
             ctx["x"] = np.nan
             codes = [self.instruments.index(s) for s in slots]
@@ -135,40 +148,101 @@ class StrategyGroup:
     # ------------------------------------------------------------------ running
     def start(self, t0: int) -> None:
         """Call every instance's ``on_start`` (orders are accepted at ``t0``)."""
-        self.driver.start(self.ctxs, self.params, self.states, t0, self.settings_array,
-                          self.olog, self.flog, self.counters)
+        self.driver.start(
+            self.ctxs,
+            self.params,
+            self.states,
+            t0,
+            self.settings_array,
+            self.olog,
+            self.flog,
+            self.counters,
+        )
         self._check_status()
 
-    def feed(self, ts: np.ndarray, code: np.ndarray, known: tuple[np.ndarray, ...],
-             columns: Mapping[str, np.ndarray], row0: int) -> None:
+    def feed(
+        self,
+        ts: np.ndarray,
+        code: np.ndarray,
+        known: tuple[np.ndarray, ...],
+        columns: Mapping[str, np.ndarray],
+        row0: int,
+    ) -> None:
         """Replay one batch through every instance (flushing the logs whenever they fill up)."""
         if self.strategy.columns:
             extras = np.ascontiguousarray(np.stack([columns[c] for c in self.strategy.columns]))
         else:
             extras = np.empty((0, len(ts)), dtype=np.float64)
         self.counters[C_ROW0] = row0
-        r, n = 0, len(ts)
+        r, k, n = 0, -1, len(ts)
         while r < n:
-            r = self.driver.replay(ts, code, known, extras, self.route_ptr, self.route_inst,
-                                   self.route_slot, self.ctxs, self.params, self.states,
-                                   self.settings_array, self.olog, self.flog, self.elog,
-                                   self.counters, r, self.margin)
+            r, k = self.driver.replay(
+                ts,
+                code,
+                known,
+                extras,
+                self.route_ptr,
+                self.route_inst,
+                self.route_slot,
+                self.ctxs,
+                self.params,
+                self.states,
+                self.settings_array,
+                self.olog,
+                self.flog,
+                self.elog,
+                self.counters,
+                r,
+                k,
+                self.margin,
+            )
             self._check_status()
             self.flush()
 
-    def external_fill(self, j: int, t: int, row: int, order_id: int, slot: int, side: int,
-                      price: float, size: float, fee: float, maker: bool) -> None:
-        """Deliver a venue-reported fill to instance ``j`` (live trading)."""
-        self.driver.external_fill(self.ctxs, self.params, self.states, j, t, row, order_id, slot,
-                                  side, price, size, fee, int(maker), self.settings_array,
-                                  self.olog, self.flog, self.counters)
+    def external_fill(
+        self,
+        j: int,
+        t: int,
+        row: int,
+        order_id: int,
+        slot: int,
+        side: int,
+        price: float,
+        size: float,
+        fee: float,
+        maker: bool,
+    ) -> None:
+        """Deliver a venue-reported fill to instance ``j`` (live trading); ``row`` is global."""
+        self.counters[C_ROW0] = 0  # the driver logs C_ROW0 + row
+        self.driver.external_fill(
+            self.ctxs,
+            self.params,
+            self.states,
+            j,
+            t,
+            row,
+            order_id,
+            slot,
+            side,
+            price,
+            size,
+            fee,
+            int(maker),
+            self.settings_array,
+            self.olog,
+            self.flog,
+            self.counters,
+        )
         self._check_status()
 
     def flush(self) -> None:
         """Move what the logs hold into Python lists and reset them."""
         c = self.counters
-        for log, key, sink in ((self.olog, C_ORDERS, self.orders), (self.flog, C_FILLS, self.fills),
-                               (self.elog, C_EQUITY, self.equity)):
+        for log, key, sink in (
+            (self.olog, C_ORDERS, self.orders),
+            (self.flog, C_FILLS, self.fills),
+            (self.elog, C_EQUITY, self.equity),
+        ):
             if c[key]:
                 sink.append(log[: c[key]].copy())
                 c[key] = 0

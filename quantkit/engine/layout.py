@@ -76,8 +76,13 @@ REASONS = {
     R_BAD_SIDE: "side must be BUY (1) or SELL (-1)",
     R_BY_STRATEGY: "cancelled by the strategy",
 }
-OE_NAMES = {OE_NEW: "new", OE_REJECTED: "rejected", OE_CANCELLED: "cancelled",
-            OE_EXPIRED: "expired", OE_DONE: "filled"}
+OE_NAMES = {
+    OE_NEW: "new",
+    OE_REJECTED: "rejected",
+    OE_CANCELLED: "cancelled",
+    OE_EXPIRED: "expired",
+    OE_DONE: "filled",
+}
 
 # kernel status codes (ctx.status); the Python wrapper turns them into KernelError
 ST_OK = 0

@@ -60,7 +60,6 @@ from quantkit.engine.layout import (
 )
 
 
-
 @njit(cache=True)
 def log_order(olog, counters, ctx, row, oid, slot, side, otype, flags, price, size, event, reason):
     """Append one order event to the order log."""
@@ -86,8 +85,21 @@ def log_order(olog, counters, ctx, row, oid, slot, side, otype, flags, price, si
 
 @njit(cache=True)
 def log_open(olog, counters, ctx, row, i, event, reason):
-    log_order(olog, counters, ctx, row, ctx.oo_id[i], ctx.oo_slot[i], ctx.oo_side[i],
-              ctx.oo_type[i], ctx.oo_flags[i], ctx.oo_price[i], ctx.oo_remaining[i], event, reason)
+    log_order(
+        olog,
+        counters,
+        ctx,
+        row,
+        ctx.oo_id[i],
+        ctx.oo_slot[i],
+        ctx.oo_side[i],
+        ctx.oo_type[i],
+        ctx.oo_flags[i],
+        ctx.oo_price[i],
+        ctx.oo_remaining[i],
+        event,
+        reason,
+    )
 
 
 @njit(cache=True)
@@ -181,8 +193,21 @@ def accept_orders(ctx, row, latency_ns, market_timeout_ns, olog, counters):
         if ctx.out_type[k] == CANCEL:
             i = find_open(ctx, ctx.out_target[k])
             if i < 0:
-                log_order(olog, counters, ctx, row, ctx.out_target[k], -1, 0, CANCEL, 0,
-                          math.nan, 0.0, OE_REJECTED, R_UNKNOWN_ORDER)
+                log_order(
+                    olog,
+                    counters,
+                    ctx,
+                    row,
+                    ctx.out_target[k],
+                    -1,
+                    0,
+                    CANCEL,
+                    0,
+                    math.nan,
+                    0.0,
+                    OE_REJECTED,
+                    R_UNKNOWN_ORDER,
+                )
             else:
                 log_open(olog, counters, ctx, row, i, OE_CANCELLED, R_BY_STRATEGY)
                 remove_open(ctx, i)
@@ -190,9 +215,21 @@ def accept_orders(ctx, row, latency_ns, market_timeout_ns, olog, counters):
         reason = _reject_reason(ctx, k)
         slot = ctx.out_slot[k]
         event = OE_NEW if reason == R_NONE else OE_REJECTED
-        log_order(olog, counters, ctx, row, ctx.out_id[k], slot if reason != R_BAD_SLOT else -1,
-                  ctx.out_side[k], ctx.out_type[k], ctx.out_flags[k], ctx.out_price[k],
-                  ctx.out_size[k], event, reason)
+        log_order(
+            olog,
+            counters,
+            ctx,
+            row,
+            ctx.out_id[k],
+            slot if reason != R_BAD_SLOT else -1,
+            ctx.out_side[k],
+            ctx.out_type[k],
+            ctx.out_flags[k],
+            ctx.out_price[k],
+            ctx.out_size[k],
+            event,
+            reason,
+        )
         if reason == R_NONE:
             _open(ctx, k, latency_ns, market_timeout_ns)
             ctx.n_orders += 1
@@ -284,12 +321,14 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
         first = ctx.oo_checked[i] == 0
         ctx.oo_checked[i] = 1
         if ctx.oo_type[i] == MARKET:
+            # past its deadline a waiting market order is gone, even if this event has a touch
+            expire = ctx.oo_expire_ts[i]
+            if t > expire or (not has_touch and t >= expire):
+                log_open(olog, counters, ctx, row, i, OE_EXPIRED, R_MARKET_REST)
+                remove_open(ctx, i)
+                continue
             if not has_touch:
-                if t >= ctx.oo_expire_ts[i]:
-                    log_open(olog, counters, ctx, row, i, OE_EXPIRED, R_MARKET_REST)
-                    remove_open(ctx, i)
-                else:
-                    i += 1
+                i += 1
                 continue
             price = touch
             maker = 0
@@ -297,7 +336,9 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
             limit = ctx.oo_price[i]
             crosses = has_touch and (touch <= limit if side == BUY else touch >= limit)
             if first and ctx.oo_flags[i] & POST_ONLY:
-                would_cross = not math.isnan(touch) and (touch <= limit if side == BUY else touch >= limit)
+                would_cross = not math.isnan(touch) and (
+                    touch <= limit if side == BUY else touch >= limit
+                )
                 if would_cross:
                     log_open(olog, counters, ctx, row, i, OE_REJECTED, R_POST_ONLY_CROSS)
                     remove_open(ctx, i)
@@ -320,8 +361,17 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
             ctx.liq_ask_used += qty
         else:
             ctx.liq_bid_used += qty
-        _fill_open(ctx, i, row, price, qty, fee_taker_bps if maker == 0 else fee_maker_bps, maker,
-                   flog, counters)
+        _fill_open(
+            ctx,
+            i,
+            row,
+            price,
+            qty,
+            fee_taker_bps if maker == 0 else fee_maker_bps,
+            maker,
+            flog,
+            counters,
+        )
         if ctx.oo_remaining[i] <= 0.0:
             log_open(olog, counters, ctx, row, i, OE_DONE, R_NONE)
             remove_open(ctx, i)

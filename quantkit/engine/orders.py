@@ -135,7 +135,9 @@ def _parse_enum(cls, value, what):  # type: ignore[no-untyped-def]
         if key in cls.__members__:
             return cls[key]
         names = [m.lower() for m in cls.__members__]
-        raise ConfigError(f"{what} {value!r} is not one of {names}{did_you_mean(value.lower(), names)}")
+        raise ConfigError(
+            f"{what} {value!r} is not one of {names}{did_you_mean(value.lower(), names)}"
+        )
     if isinstance(value, int) and not isinstance(value, bool):
         for m in cls:
             if m.value == value:
@@ -163,7 +165,9 @@ class Order:
         object.__setattr__(self, "side", Side.parse(self.side))
         object.__setattr__(self, "type", OrderType.parse(self.type))
         if not isinstance(self.instrument, str) or not self.instrument:
-            raise ConfigError(f"order instrument must be a non-empty string, got {self.instrument!r}")
+            raise ConfigError(
+                f"order instrument must be a non-empty string, got {self.instrument!r}"
+            )
         if not _positive(self.size):
             raise ConfigError(f"order size must be a positive finite number, got {self.size!r}")
         if self.type is OrderType.LIMIT and not _positive(self.price):

@@ -104,8 +104,9 @@ def _frame(groups: list[StrategyGroup], attr: str, dtype: np.dtype) -> np.ndarra
     return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
-def _summarize(g: StrategyGroup, j: int, label: str, orders: np.ndarray, fills: np.ndarray,
-               equity: np.ndarray) -> dict[str, Any]:
+def _summarize(
+    g: StrategyGroup, j: int, label: str, orders: np.ndarray, fills: np.ndarray, equity: np.ndarray
+) -> dict[str, Any]:
     ctx = g.ctxs[j]
     slots = g.slots[j]
     me = g.first_instance + j
@@ -188,42 +189,82 @@ def _side(a: np.ndarray) -> pl.Series:
 
 
 def _named_fills(f: np.ndarray, labels: list[str], inst: tuple[str, ...]) -> pl.DataFrame:
-    return pl.DataFrame({
-        "ts": f["ts"], "strategy": [labels[i] for i in f["instance"]],
-        "instrument": [inst[c] for c in f["code"]], "side": _side(f["side"]),
-        "price": f["price"], "size": f["size"], "fee": f["fee"], "maker": f["maker"].astype(bool),
-        "order_id": f["order_id"], "fill_id": f["fill_id"], "position": f["position"],
-        "realized": f["realized"], "row": f["row"],
-    }, schema_overrides={"ts": pl.Int64, "strategy": pl.String, "instrument": pl.String})
+    return pl.DataFrame(
+        {
+            "ts": f["ts"],
+            "strategy": [labels[i] for i in f["instance"]],
+            "instrument": [inst[c] for c in f["code"]],
+            "side": _side(f["side"]),
+            "price": f["price"],
+            "size": f["size"],
+            "fee": f["fee"],
+            "maker": f["maker"].astype(bool),
+            "order_id": f["order_id"],
+            "fill_id": f["fill_id"],
+            "position": f["position"],
+            "realized": f["realized"],
+            "row": f["row"],
+        },
+        schema_overrides={"ts": pl.Int64, "strategy": pl.String, "instrument": pl.String},
+    )
 
 
 def _named_orders(o: np.ndarray, labels: list[str], inst: tuple[str, ...]) -> pl.DataFrame:
-    return pl.DataFrame({
-        "ts": o["ts"], "strategy": [labels[i] for i in o["instance"]],
-        "instrument": [inst[c] if c >= 0 else None for c in o["code"]],
-        "order_id": o["order_id"], "event": [OE_NAMES[e] for e in o["event"]],
-        "side": _side(o["side"]), "type": [_TYPE_NAMES.get(int(t), "?") for t in o["type"]],
-        "price": o["price"], "size": o["size"],
-        "post_only": (o["flags"] & 1).astype(bool), "reduce_only": (o["flags"] & 2).astype(bool),
-        "reason": [REASONS.get(int(r), str(r)) for r in o["reason"]], "row": o["row"],
-    }, schema_overrides={"ts": pl.Int64, "strategy": pl.String, "instrument": pl.String,
-                         "event": pl.String, "type": pl.String, "reason": pl.String})
+    return pl.DataFrame(
+        {
+            "ts": o["ts"],
+            "strategy": [labels[i] for i in o["instance"]],
+            "instrument": [inst[c] if c >= 0 else None for c in o["code"]],
+            "order_id": o["order_id"],
+            "event": [OE_NAMES[e] for e in o["event"]],
+            "side": _side(o["side"]),
+            "type": [_TYPE_NAMES.get(int(t), "?") for t in o["type"]],
+            "price": o["price"],
+            "size": o["size"],
+            "post_only": (o["flags"] & 1).astype(bool),
+            "reduce_only": (o["flags"] & 2).astype(bool),
+            "reason": [REASONS.get(int(r), str(r)) for r in o["reason"]],
+            "row": o["row"],
+        },
+        schema_overrides={
+            "ts": pl.Int64,
+            "strategy": pl.String,
+            "instrument": pl.String,
+            "event": pl.String,
+            "type": pl.String,
+            "reason": pl.String,
+        },
+    )
 
 
 def _named_equity(e: np.ndarray, labels: list[str]) -> pl.DataFrame:
-    return pl.DataFrame({
-        "ts": e["ts"], "strategy": [labels[i] for i in e["instance"]],
-        "realized": e["realized_usd"], "unrealized": e["unrealized_usd"], "fees": e["fees_usd"],
-        "equity": e["equity_usd"], "delta": e["delta"],
-    }, schema_overrides={"ts": pl.Int64, "strategy": pl.String})
+    return pl.DataFrame(
+        {
+            "ts": e["ts"],
+            "strategy": [labels[i] for i in e["instance"]],
+            "realized": e["realized_usd"],
+            "unrealized": e["unrealized_usd"],
+            "fees": e["fees_usd"],
+            "equity": e["equity_usd"],
+            "delta": e["delta"],
+        },
+        schema_overrides={"ts": pl.Int64, "strategy": pl.String},
+    )
 
 
 def _flat(s: dict[str, Any]) -> dict[str, Any]:
     return {
-        "name": s["name"], "instruments": ",".join(s["instruments"]), "events": s["events"],
-        "orders": s["orders"], "fills": s["fills"], "realized_pnl": s["realized_pnl"],
-        "unrealized_pnl": s["unrealized_pnl"], "fees": s["fees"],
-        "max_drawdown": s["max_drawdown"], "sharpe": s["sharpe"], "delta": s["greeks"]["delta"],
+        "name": s["name"],
+        "instruments": ",".join(s["instruments"]),
+        "events": s["events"],
+        "orders": s["orders"],
+        "fills": s["fills"],
+        "realized_pnl": s["realized_pnl"],
+        "unrealized_pnl": s["unrealized_pnl"],
+        "fees": s["fees"],
+        "max_drawdown": s["max_drawdown"],
+        "sharpe": s["sharpe"],
+        "delta": s["greeks"]["delta"],
     }
 
 

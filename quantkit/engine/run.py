@@ -51,8 +51,9 @@ class Engine:
         first = 0
         order: list[StrategyConfig] = []
         for cfgs in by_strategy.values():
-            g = StrategyGroup(cfgs[0].strategy, cfgs, self.instruments, self.settings, first,
-                              float_columns, sim)
+            g = StrategyGroup(
+                cfgs[0].strategy, cfgs, self.instruments, self.settings, first, float_columns, sim
+            )
             self.groups.append(g)
             self.instances.extend((g, j) for j in range(len(cfgs)))
             order.extend(cfgs)

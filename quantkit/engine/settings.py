@@ -33,10 +33,19 @@ class EngineSettings:
     accounting: str = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("fee_bps_maker", "fee_bps_taker", "latency_ms", "market_timeout_ms",
-                     "equity_interval_ms"):
+        for name in (
+            "fee_bps_maker",
+            "fee_bps_taker",
+            "latency_ms",
+            "market_timeout_ms",
+            "equity_interval_ms",
+        ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
                 raise ConfigError(f"{name} must be a finite number, got {value!r}")
             object.__setattr__(self, name, float(value))
         if self.latency_ms < 0:
@@ -46,10 +55,14 @@ class EngineSettings:
         if self.equity_interval_ms <= 0:
             raise ConfigError(f"equity_interval_ms must be > 0, got {self.equity_interval_ms}")
         if self.fee_bps_taker < 0:
-            raise ConfigError(f"fee_bps_taker must be >= 0 (only maker fees may be rebates), "
-                              f"got {self.fee_bps_taker}")
+            raise ConfigError(
+                f"fee_bps_taker must be >= 0 (only maker fees may be rebates), "
+                f"got {self.fee_bps_taker}"
+            )
         if self.accounting not in ACCOUNTING_MODES:
-            raise ConfigError(f"accounting must be one of {ACCOUNTING_MODES}, got {self.accounting!r}")
+            raise ConfigError(
+                f"accounting must be one of {ACCOUNTING_MODES}, got {self.accounting!r}"
+            )
 
     @property
     def sample_ns(self) -> int:
@@ -57,9 +70,14 @@ class EngineSettings:
         return int(self.equity_interval_ms * 1_000_000)
 
     def as_array(self) -> np.ndarray:
-        """The settings vector the jitted driver reads: latency ns, timeout ns, fees bps, sample ns."""
+        """The vector the jitted driver reads: latency ns, timeout ns, fees bps, sample ns."""
         return np.array(
-            [round(self.latency_ms * 1e6), round(self.market_timeout_ms * 1e6),
-             self.fee_bps_maker, self.fee_bps_taker, self.sample_ns],
+            [
+                round(self.latency_ms * 1e6),
+                round(self.market_timeout_ms * 1e6),
+                self.fee_bps_maker,
+                self.fee_bps_taker,
+                self.sample_ns,
+            ],
             dtype=np.float64,
         )

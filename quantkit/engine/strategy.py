@@ -63,12 +63,16 @@ class Strategy:
         **params: Any,
     ) -> StrategyConfig:
         """A configured instance: ``momentum(span=50, instruments=["ETH-PERPETUAL"])``."""
-        return StrategyConfig(self, self.validate_params(params), _tuple_or_none(instruments), label)
+        return StrategyConfig(
+            self, self.validate_params(params), _tuple_or_none(instruments), label
+        )
 
     @property
     def params_dtype(self) -> np.dtype:
         """numpy record layout of the parameters (str params hold a slot number)."""
-        return np.dtype([(k, _param_numpy_type(v)) for k, v in self.params.items()] or [("_", "i8")])
+        return np.dtype(
+            [(k, _param_numpy_type(v)) for k, v in self.params.items()] or [("_", "i8")]
+        )
 
     @property
     def state_dtype(self) -> np.dtype:
@@ -124,7 +128,7 @@ class StrategyConfig:
 
 def coerce_param(strategy: str, key: str, default: ParamValue, value: Any) -> ParamValue:
     """Convert ``value`` (possibly a CLI string) to the type of ``default`` or raise ConfigError."""
-    want = type(default).__name__
+    want = "integer" if isinstance(default, int) else "number"
     where = f"parameter {key!r} of {strategy!r}"
     if isinstance(default, bool):
         if isinstance(value, bool):

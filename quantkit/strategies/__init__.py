@@ -8,7 +8,8 @@ Usage::
 
 from __future__ import annotations
 
+from quantkit.strategies.gamma_scalp import gamma_scalp
 from quantkit.strategies.momentum import momentum
 from quantkit.strategies.registry import BUILTIN, resolve
 
-__all__ = ["BUILTIN", "momentum", "resolve"]
+__all__ = ["BUILTIN", "gamma_scalp", "momentum", "resolve"]

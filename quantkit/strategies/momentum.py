@@ -6,6 +6,9 @@ updating the EMA: if flat and ``mid > ema * (1 + threshold)`` market-buy ``size`
 ``mid < ema * (1 - threshold)`` market-sell the whole position. Then
 ``ema += alpha * (mid - ema)`` with ``alpha = 2 / (span + 1)``.
 
+While an order of the instrument is still open (latency > 0, or live trading waiting for the
+venue) no new order is sent; with the default latency 0 that never happens in a backtest.
+
 On options the mid is the option's quoted (coin) price, so it runs unchanged on ETH options.
 
 Usage::
@@ -39,7 +42,9 @@ def momentum_on_quote(ctx, p, s):
         return
     ema = s.ema[i]
     pos = ctx.position[i]
-    if pos == 0.0:
+    if ctx.open_count[i] > 0:
+        pass  # an order is still working (latency, or live): no new signal until it resolves
+    elif pos == 0.0:
         if mid > ema * (1.0 + p.threshold):
             buy_market(ctx, i, p.size)
     elif pos > 0.0:

@@ -16,17 +16,14 @@ from pathlib import Path
 
 from quantkit.engine.strategy import Strategy
 from quantkit.errors import ConfigError, did_you_mean
+from quantkit.strategies.gamma_scalp import gamma_scalp
 from quantkit.strategies.momentum import momentum
 
-BUILTIN: dict[str, Strategy] = {"momentum": momentum}
+BUILTIN: dict[str, Strategy] = {"momentum": momentum, "gamma_scalp": gamma_scalp}
 
 
 def _builtins() -> dict[str, Strategy]:
-    try:
-        from quantkit.strategies.gamma_scalp import gamma_scalp
-    except ImportError:
-        return BUILTIN
-    return {**BUILTIN, "gamma_scalp": gamma_scalp}
+    return BUILTIN
 
 
 def resolve(spec: str) -> Strategy:
@@ -55,12 +52,12 @@ def _import(mod_name: str, spec: str):  # type: ignore[no-untyped-def]
         path = Path(mod_name)
         if not path.exists():
             raise ConfigError(f"strategy file {mod_name!r} does not exist (from {spec!r})")
-        name = path.stem
-        sys.path.insert(0, str(path.parent.resolve()))
-        try:
-            return importlib.import_module(name)
-        finally:
-            sys.path.pop(0)
+        # import under one stable dotted name: numba's on-disk cache is per file, and the same
+        # file imported under two names would load code compiled for the other name
+        root, dotted = _dotted_name(path.resolve())
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        return importlib.import_module(dotted)
     if str(Path.cwd()) not in sys.path and "" not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     try:
@@ -70,3 +67,13 @@ def _import(mod_name: str, spec: str):  # type: ignore[no-untyped-def]
             f"cannot import strategy module {mod_name!r} ({exc}); run from the directory that "
             f"holds it or give a path such as research/my_strategy.py:MyStrategy"
         ) from None
+
+
+def _dotted_name(path: Path) -> tuple[Path, str]:
+    """(sys.path root, dotted module name) for a .py file: relative to cwd when inside it."""
+    cwd = Path.cwd().resolve()
+    if path.is_relative_to(cwd):
+        parts = path.relative_to(cwd).with_suffix("").parts
+        if all(p.isidentifier() for p in parts):
+            return cwd, ".".join(parts)
+    return path.parent, path.stem

@@ -15,13 +15,22 @@ from quantkit.strategies.gamma_scalp import gamma_scalp
 from quantkit.strategies.momentum import momentum
 
 SEED_BTC_OPTION = "BTC-27DEC24-100000-C"
-SEED_ETH_OPTIONS = ("ETH-27DEC24-3300-P", "ETH-27DEC24-3600-C", "ETH-31JAN25-3500-C", "ETH-31JAN25-3500-P")
+SEED_ETH_OPTIONS = (
+    "ETH-27DEC24-3300-P",
+    "ETH-27DEC24-3600-C",
+    "ETH-31JAN25-3500-C",
+    "ETH-31JAN25-3500-P",
+)
 
 
 def seed_configs() -> list[StrategyConfig]:
     """The two seed strategies configured for the bundled sample's instruments."""
     return [
-        gamma_scalp(instruments=[SEED_BTC_OPTION], option_size=1.0, delta_band=0.05,
-                    hedge_instrument="BTC-PERPETUAL"),
+        gamma_scalp(
+            instruments=[SEED_BTC_OPTION],
+            option_size=1.0,
+            delta_band=0.05,
+            hedge_instrument="BTC-PERPETUAL",
+        ),
         momentum(instruments=list(SEED_ETH_OPTIONS), span=50, threshold=0.002, size=1.0),
     ]

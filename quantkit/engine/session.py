@@ -1,0 +1,210 @@
+"""The step API: feed events one at a time to the same compiled kernels (paper and live trading).
+
+``Session(sim=True)`` simulates fills exactly like the backtest (paper trading). With
+``sim=False`` the engine never fills anything: the orders each call returns go to a venue, and
+the venue's fills come back through :meth:`Session.on_fill`, which runs the strategy's
+``on_fill`` and returns any orders it emits.
+
+Usage::
+
+    sess = Session([qk.strategies.momentum(span=50)], instruments=["BTC-PERPETUAL"], sim=False)
+    sess.start(ts)
+    for ev in sess.on_quote(ts, "BTC-PERPETUAL", bid=60000.0, ask=60000.5):
+        venue.send(ev)                      # ev.side, ev.type, ev.size, ev.price ...
+    sess.on_fill(ev.instance, ev.order_id, price=60000.5, size=1.0, ts=ts2)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from quantkit.engine.layout import OE_NAMES, REASONS
+from quantkit.engine.run import Engine
+from quantkit.engine.settings import EngineSettings
+from quantkit.engine.strategy import StrategyConfig
+from quantkit.errors import ConfigError, did_you_mean
+
+_TYPES = {0: "market", 1: "limit", 2: "cancel"}
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    """One line of the order log: a new order, a rejection, a cancel, an expiry or a completion."""
+
+    strategy: str
+    instance: int
+    order_id: int
+    instrument: str | None
+    event: str  # new / rejected / cancelled / expired / filled
+    side: int  # 1 buy, -1 sell
+    type: str  # market / limit / cancel
+    price: float
+    size: float
+    post_only: bool
+    reduce_only: bool
+    reason: str
+    ts: int
+
+
+@dataclass(frozen=True)
+class FillEvent:
+    """One fill, as the engine accounted it."""
+
+    strategy: str
+    instance: int
+    order_id: int
+    instrument: str
+    side: int
+    price: float
+    size: float
+    fee: float
+    position: float
+    ts: int
+
+
+class Session:
+    """Drive strategy kernels one event at a time (``sim=True``: paper; ``False``: live)."""
+
+    def __init__(
+        self,
+        configs: Sequence[StrategyConfig],
+        instruments: Sequence[str],
+        settings: EngineSettings | None = None,
+        sim: bool = True,
+        columns: Sequence[str] = (),
+    ) -> None:
+        self.engine = Engine(configs, instruments, settings, tuple(columns), sim=sim)
+        self.labels = [c.name for c in self.engine.configs]
+        self._codes = {name: i for i, name in enumerate(self.engine.instruments)}
+        self._seen_orders = [0] * len(self.engine.groups)
+        self._seen_fills = [0] * len(self.engine.groups)
+        self.rows = 0
+
+    def start(self, ts: int) -> list[OrderEvent]:
+        """Run every ``on_start``; returns the orders they placed."""
+        self.engine.start(int(ts))
+        for g in self.engine.groups:
+            g.flush()
+        return self._new_orders()
+
+    def on_quote(
+        self,
+        ts: int,
+        instrument: str,
+        bid: float,
+        ask: float,
+        bid_size: float = math.nan,
+        ask_size: float = math.nan,
+        **fields: float,
+    ) -> list[OrderEvent]:
+        """Deliver one quote (canonical tick fields) to the strategies subscribed to it."""
+        code = self._code(instrument)
+        cols = {"bid": bid, "ask": ask, "bid_size": bid_size, "ask_size": ask_size, **fields}
+        arrays = {k: np.array([v], dtype=np.float64) for k, v in cols.items()}
+        self.engine.feed(np.array([ts], dtype=np.int64), np.array([code], dtype=np.int32), arrays)
+        self.rows += 1
+        return self._new_orders()
+
+    def on_fill(
+        self,
+        instance: int,
+        order_id: int,
+        price: float,
+        size: float,
+        ts: int,
+        fee: float = 0.0,
+        maker: bool = False,
+        instrument: str | None = None,
+        side: int | None = None,
+    ) -> list[OrderEvent]:
+        """Apply a venue fill of ``order_id`` to strategy ``instance``; returns new orders."""
+        g, j = self.engine.instances[instance]
+        ctx = g.ctxs[j]
+        slot, oside = self._order_slot(ctx, order_id)
+        if slot < 0:
+            if instrument is None or side is None:
+                raise ConfigError(
+                    f"order {order_id} is not open for instance {instance}; pass "
+                    f"instrument= and side= to book the fill anyway"
+                )
+            slot, oside = g.slots[j].index(instrument), side
+        # logged against the last event fed (-1 before the first one)
+        g.external_fill(j, int(ts), self.rows - 1, order_id, slot, oside, price, size, fee, maker)
+        g.flush()
+        return self._new_orders()
+
+    def fills(self) -> list[FillEvent]:
+        """Fills booked since the last call."""
+        out = []
+        for gi, g in enumerate(self.engine.groups):
+            g.flush()
+            rows = _rows(g.fills)[self._seen_fills[gi] :]
+            self._seen_fills[gi] += len(rows)
+            out.extend(
+                FillEvent(
+                    self.labels[int(r["instance"])],
+                    int(r["instance"]),
+                    int(r["order_id"]),
+                    self.engine.instruments[int(r["code"])],
+                    int(r["side"]),
+                    float(r["price"]),
+                    float(r["size"]),
+                    float(r["fee"]),
+                    float(r["position"]),
+                    int(r["ts"]),
+                )
+                for r in rows
+            )
+        return out
+
+    def _code(self, instrument: str) -> int:
+        try:
+            return self._codes[instrument]
+        except KeyError:
+            raise ConfigError(
+                f"no strategy subscribed to {instrument!r}{did_you_mean(instrument, self._codes)}"
+            ) from None
+
+    @staticmethod
+    def _order_slot(ctx: np.void, order_id: int) -> tuple[int, int]:
+        for i in range(int(ctx["n_open"])):
+            if int(ctx["oo_id"][i]) == order_id:
+                return int(ctx["oo_slot"][i]), int(ctx["oo_side"][i])
+        return -1, 0
+
+    def _new_orders(self) -> list[OrderEvent]:
+        out = []
+        for gi, g in enumerate(self.engine.groups):
+            g.flush()
+            rows = _rows(g.orders)[self._seen_orders[gi] :]
+            self._seen_orders[gi] += len(rows)
+            out.extend(self._order_event(r) for r in rows)
+        return out
+
+    def _order_event(self, r: np.void) -> OrderEvent:
+        code = int(r["code"])
+        return OrderEvent(
+            strategy=self.labels[int(r["instance"])],
+            instance=int(r["instance"]),
+            order_id=int(r["order_id"]),
+            instrument=self.engine.instruments[code] if code >= 0 else None,
+            event=OE_NAMES[int(r["event"])],
+            side=int(r["side"]),
+            type=_TYPES.get(int(r["type"]), "?"),
+            price=float(r["price"]),
+            size=float(r["size"]),
+            post_only=bool(r["flags"] & 1),
+            reduce_only=bool(r["flags"] & 2),
+            reason=REASONS.get(int(r["reason"]), ""),
+            ts=int(r["ts"]),
+        )
+
+
+def _rows(parts: list[np.ndarray]) -> np.ndarray:
+    if len(parts) > 1:
+        parts[:] = [np.concatenate(parts)]
+    return parts[0] if parts else np.zeros(0)

@@ -1,0 +1,207 @@
+"""Benchmark the backtest engine against a hand-written numba loop doing the same momentum work.
+
+Prints, for N rows (default 10M) of `quantkit data synth` ticks:
+  1. the plain numba loop (the limit): events/s
+  2. the engine in memory, warm: events/s (and the ratio to the plain loop)
+  3. the engine end-to-end from Parquet via the CLI (`quantkit backtest --json`): rows/s, peak RSS
+  4. first call with an empty numba cache, and with a warm cache (fresh processes)
+  5. optionally (--big-rows 100000000) peak RSS of the CLI on a 100M-row file
+
+Usage:  python scripts/bench_backtest.py [--rows 10000000] [--big-rows 0] [--dir /tmp/qkbench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+import quantkit as qk
+from quantkit.engine.results import build_result
+from quantkit.engine.run import Engine
+from quantkit.engine.settings import EngineSettings
+
+QK = [sys.executable, "-c", "from quantkit.cli.main import main; main()"]
+
+
+@njit(cache=True)
+def plain_momentum(code, bid, ask, bsz, asz, n_inst, span, threshold, size):
+    """The momentum rules and the market-order fill model, inline in one loop (the limit)."""
+    ema = np.zeros(n_inst)
+    seen = np.zeros(n_inst, np.bool_)
+    pos = np.zeros(n_inst)
+    avg = np.zeros(n_inst)
+    realized = 0.0
+    fills = 0
+    alpha = 2.0 / (span + 1.0)
+    for r in range(code.shape[0]):
+        b = bid[r]
+        a = ask[r]
+        if math.isnan(b) or math.isnan(a):
+            continue
+        i = code[r]
+        mid = (b + a) / 2.0
+        if not seen[i]:
+            seen[i] = True
+            ema[i] = mid
+            continue
+        e = ema[i]
+        if pos[i] == 0.0:
+            if mid > e * (1.0 + threshold) and asz[r] > 0.0:
+                q = min(size, asz[r])
+                pos[i] = q
+                avg[i] = a
+                fills += 1
+        elif pos[i] > 0.0:
+            if mid < e * (1.0 - threshold) and bsz[r] > 0.0:
+                q = min(pos[i], bsz[r])
+                realized += q * (b - avg[i])
+                pos[i] -= q
+                fills += 1
+        ema[i] = e + alpha * (mid - e)
+    return fills, realized
+
+
+def _load(path: Path):
+    scan = qk.data.scan(path)
+    batch = next(iter(scan.batches(batch_size=0)))
+    return scan, batch
+
+
+def bench_plain(scan, b) -> tuple[float, int, float]:
+    args = (
+        b.code,
+        b.columns["bid"],
+        b.columns["ask"],
+        b.columns["bid_size"],
+        b.columns["ask_size"],
+        len(scan.instruments),
+        100.0,
+        0.0005,
+        1.0,
+    )
+    plain_momentum(*[a[:100] if isinstance(a, np.ndarray) else a for a in args])
+    t = time.perf_counter()
+    fills, realized = plain_momentum(*args)
+    return time.perf_counter() - t, fills, realized
+
+
+def bench_engine(scan, b) -> tuple[float, object]:
+    def run(n: int):
+        eng = Engine(
+            [qk.strategies.momentum()],
+            scan.instruments,
+            EngineSettings(accounting="linear"),
+            scan.float_columns,
+        )
+        eng.start(int(b.ts[0]))
+        t = time.perf_counter()
+        eng.feed(b.ts[:n], b.code[:n], {k: v[:n] for k, v in b.columns.items()})
+        eng.finish()
+        return time.perf_counter() - t, eng
+
+    run(1000)
+    dt, eng = run(len(b.ts))
+    return dt, build_result(eng, dt)
+
+
+def run_cli(path: Path, env: dict[str, str]) -> tuple[float, dict, int]:
+    t = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run(
+        [*QK, "backtest", "--data", str(path), "--accounting", "linear", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    wall = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, json.loads(out.stdout), max(rss, before)
+
+
+def first_call(env: dict[str, str], small: Path) -> float:
+    code = (
+        "import time, quantkit as qk; t=time.perf_counter(); "
+        f"qk.backtest({str(small)!r}, accounting='linear'); print(time.perf_counter()-t)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def synth(path: Path, rows: int) -> None:
+    if not path.exists():
+        subprocess.run(
+            [*QK, "data", "synth", "--out", str(path), "--rows", str(rows), "--seed", "7"],
+            check=True,
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument(
+        "--big-rows", type=int, default=0, help="also measure peak RSS on this many rows"
+    )
+    ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "qkbench")
+    a = ap.parse_args()
+    a.dir.mkdir(parents=True, exist_ok=True)
+    data = a.dir / f"synth_{a.rows}.parquet"
+    small = a.dir / "synth_10000.parquet"
+    synth(data, a.rows)
+    synth(small, 10_000)
+
+    scan, b = _load(data)
+    n = len(b.ts)
+    dt_plain, fills_plain, pnl_plain = bench_plain(scan, b)
+    dt_eng, res = bench_engine(scan, b)
+    eng_fills = sum(s["fills"] for s in res.strategies)
+    eng_pnl = sum(s["realized_pnl"] for s in res.strategies)
+    print(f"rows: {n:,}  instruments: {len(scan.instruments)}")
+    print(
+        f"plain numba loop    : {n / dt_plain / 1e6:8.1f} M events/s  ({dt_plain:.3f} s)"
+        f"  fills {fills_plain:,}  realized {pnl_plain:,.4f}"
+    )
+    print(
+        f"engine, in memory   : {n / dt_eng / 1e6:8.1f} M events/s  ({dt_eng:.3f} s)"
+        f"  fills {eng_fills:,}  realized {eng_pnl:,.4f}  ratio {dt_plain / dt_eng:.2f}"
+    )
+    del b
+
+    env = dict(os.environ)
+    wall, doc, rss = run_cli(data, env)
+    print(
+        f"CLI from Parquet    : {n / wall / 1e6:8.1f} M rows/s    ({wall:.3f} s wall, "
+        f"engine {doc['events_per_s'] / 1e6:.1f} M/s)  peak RSS {rss / 1024:.0f} MB"
+    )
+
+    with tempfile.TemporaryDirectory() as cold:
+        env_cold = {**env, "NUMBA_CACHE_DIR": cold, "QUANTKIT_CACHE_DIR": cold}
+        t_cold = first_call(env_cold, small)
+        t_warm = first_call(env_cold, small)
+    print(f"first call          : {t_cold:8.2f} s with an empty numba cache, {t_warm:.2f} s cached")
+
+    if a.big_rows:
+        big = a.dir / f"synth_{a.big_rows}.parquet"
+        synth(big, a.big_rows)
+        wall, doc, rss = run_cli(big, env)
+        print(
+            f"CLI {a.big_rows:,} rows : {a.big_rows / wall / 1e6:8.1f} M rows/s  ({wall:.1f} s)  "
+            f"peak RSS {rss / 1024:.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()

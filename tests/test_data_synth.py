@@ -1,0 +1,137 @@
+"""synth(): reproducible, ordered, realistic-looking ticks that scan() reads back."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+import quantkit as qk
+from quantkit.data.synthetic import BLOCK_ROWS, level_and_tick
+from quantkit.errors import ConfigError
+
+ROWS = 2 * BLOCK_ROWS + 123  # spans blocks, not a multiple of anything
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def default(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return qk.data.synth(
+        tmp_path_factory.mktemp("synth") / "s.parquet", ROWS, row_group_size=50_000
+    )
+
+
+@pytest.fixture(scope="module")
+def frame(default: Path) -> pl.DataFrame:
+    return qk.data.scan(default).to_polars()
+
+
+def test_same_seed_gives_identical_bytes(default: Path, tmp_path: Path) -> None:
+    again = qk.data.synth(tmp_path / "again.parquet", ROWS, row_group_size=50_000)
+    assert _digest(again) == _digest(default)
+    other = qk.data.synth(tmp_path / "other.parquet", ROWS, seed=1, row_group_size=50_000)
+    assert _digest(other) != _digest(default)
+
+
+def test_data_do_not_depend_on_row_groups_and_prefix(frame: pl.DataFrame, tmp_path: Path) -> None:
+    path = qk.data.synth(tmp_path / "small.parquet", 1_000, row_group_size=300)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 4
+    assert qk.data.scan(path).to_polars().equals(frame.head(1_000))
+
+
+def test_row_groups_and_schema(default: Path) -> None:
+    meta = pq.ParquetFile(default).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sizes == [50_000, 50_000, ROWS - 100_000]
+    s = qk.data.scan(default)
+    assert s.float_columns == ("bid", "ask", "bid_size", "ask_size", "last", "last_size")
+    assert s.instruments == ("BTC-PERPETUAL", "ETH-PERPETUAL")
+
+
+def test_ordered_interleaved_and_starts_at_start(frame: pl.DataFrame) -> None:
+    ts = frame["ts"].to_numpy()
+    assert ts[0] == 1704067200 * 10**9  # default start 2024-01-01T00:00:00Z
+    assert (np.diff(ts) >= 0).all()
+    gaps_ms = np.diff(ts).mean() / 1e6
+    assert 0.8 < gaps_ms < 1.2  # ~1 ms exponential inter-arrival
+    switches = (frame["instrument"] != frame["instrument"].shift(1)).sum()
+    assert switches > ROWS / 4  # instruments interleave, not in blocks
+
+
+@pytest.mark.parametrize("name", ["BTC-PERPETUAL", "ETH-PERPETUAL"])
+def test_prices_are_realistic(frame: pl.DataFrame, name: str) -> None:
+    level, tick = level_and_tick(name)
+    df = frame.filter(pl.col("instrument") == name).drop_nans(["bid", "ask"])
+    bid, ask = df["bid"].to_numpy(), df["ask"].to_numpy()
+    assert np.all((bid > 0.8 * level) & (ask < 1.2 * level))
+    spread_ticks = (ask - bid) / tick
+    assert np.allclose(spread_ticks, np.round(spread_ticks))
+    spread_ticks = np.round(spread_ticks)
+    assert spread_ticks.min() == 1 and spread_ticks.max() == 4 and spread_ticks.mean() < 2
+    assert np.allclose(bid / tick, np.round(bid / tick))
+    assert bid.std() > 0  # the mid moves
+
+
+def test_sizes_nans_and_trades(frame: pl.DataFrame) -> None:
+    for col in ("bid_size", "ask_size"):
+        sizes = frame[col].drop_nans().to_numpy()
+        assert (sizes > 0).all()
+    empty = (frame["bid"].is_nan() | frame["ask"].is_nan()).mean()
+    assert 0.0003 < empty < 0.003  # ~0.1% of rows have an empty side
+    assert (frame["bid"].is_nan() == frame["bid_size"].is_nan()).all()
+    traded = frame.filter(pl.col("last").is_not_nan())
+    assert 0.07 < traded.height / frame.height < 0.12
+    on_touch = (traded["last"] == traded["bid"]) | (traded["last"] == traded["ask"])
+    assert on_touch.all()
+    assert (traded["last_size"] > 0).all()
+
+
+def test_custom_instruments_and_start(tmp_path: Path) -> None:
+    path = qk.data.synth(
+        tmp_path / "sub" / "x.parquet", 5_000, instruments=["SOL-PERPETUAL", "BTC-27DEC24"],
+        start="2024-06-01T12:00:00Z", seed=3,
+    )  # fmt: skip
+    df = qk.data.scan(path).to_polars()
+    assert df["ts"][0] == 1717243200 * 10**9  # 2024-06-01T12:00:00Z
+    assert set(df["instrument"]) == {"SOL-PERPETUAL", "BTC-27DEC24"}
+    sol = df.filter(pl.col("instrument") == "SOL-PERPETUAL")["bid"].drop_nans()
+    assert 80 < sol.mean() < 120
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"rows": 0}, "rows=0 must be an integer >= 1"),
+        ({"rows": -5}, "rows=-5"),
+        ({"rows": 2.5}, "rows=2.5"),
+        ({"start": "not a time"}, "start='not a time' is not an ISO 8601 time"),
+        ({"instruments": ["A", "A"]}, "duplicates"),
+        ({"instruments": [""]}, "non-empty"),
+        ({"seed": -1}, "seed=-1"),
+        ({"row_group_size": 0}, "row_group_size=0"),
+    ],
+)
+def test_bad_arguments(tmp_path: Path, kwargs: dict, match: str) -> None:
+    args = {"rows": 10} | kwargs
+    with pytest.raises(ConfigError, match=match):
+        qk.data.synth(tmp_path / "x.parquet", **args)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_is_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        qk.data.synth(tmp_path, 10)
+
+
+def test_unwritable_out(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ConfigError, match="cannot write it"):
+        qk.data.synth(blocker / "sub" / "x.parquet", 10)
