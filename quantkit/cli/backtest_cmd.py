@@ -227,8 +227,9 @@ def render(res: BacktestResult) -> str:
         f"{'total':<18} {res.events:>10,} {t['orders']:>7,} {t['fills']:>6,} "
         f"{t['realized_pnl']:>12,.2f} {t['unrealized_pnl']:>12,.2f} {t['fees']:>10,.2f}"
     )
-    rate = res.events / res.elapsed_s if res.elapsed_s > 0 else float("nan")
+    rate = res.events_per_s or float("nan")
     lines.append(
-        f"{res.events:,} events in {res.elapsed_s:.3f} s ({rate / 1e6:,.1f}M events/s); PnL in USD"
+        f"{res.events:,} events in {res.elapsed_s:.3f} s ({res.extra.get('setup_s', 0):.2f} s "
+        f"loading kernels; replay {rate / 1e6:,.1f}M events/s); PnL in USD"
     )
     return "\n".join(lines)

@@ -79,21 +79,35 @@ class Scan:
             f"{len(self.instruments)} instrument(s), columns={list(self.float_columns)})"
         )
 
-    def batches(self, batch_size: int | None = None) -> Iterator[Batch]:
+    def batches(
+        self, batch_size: int | None = None, columns: Iterable[str] | None = None
+    ) -> Iterator[Batch]:
         """Yield batches of ``batch_size`` rows (None: the scan's; 0: all rows in one batch).
 
+        ``columns`` limits the float columns read (None: all of ``float_columns``); names the
+        files do not have are ignored, so callers may ask for optional columns.
         Usage: ``total = sum(b.columns["bid_size"].sum() for b in scan.batches(100_000))``
         """
         size = self.batch_size if batch_size is None else _check_batch_size(batch_size)
         read_rows = MAX_READ_ROWS if size == 0 else min(max(size, MIN_READ_ROWS), MAX_READ_ROWS)
-        return rebatch(self.pieces(read_rows), self.num_rows, size, self.float_columns)
+        cols = self._select(columns)
+        return rebatch(self.pieces(read_rows, cols), self.num_rows, size, cols)
 
-    def pieces(self, read_rows: int = MAX_READ_ROWS) -> Iterator[Piece]:
+    def pieces(
+        self, read_rows: int = MAX_READ_ROWS, columns: tuple[str, ...] | None = None
+    ) -> Iterator[Piece]:
         """Lower level than ``batches()``: filtered chunks as read (varying sizes, views).
 
         Usage: ``for p in scan.pieces(): p.ts, p.code, p.floats, p.nulls``
         """
-        return iter_pieces(self._layouts, self._filters, self._table, self.float_columns, read_rows)
+        cols = self.float_columns if columns is None else columns
+        return iter_pieces(self._layouts, self._filters, self._table, cols, read_rows)
+
+    def _select(self, columns: Iterable[str] | None) -> tuple[str, ...]:
+        if columns is None:
+            return self.float_columns
+        wanted = set(columns)
+        return tuple(c for c in self.float_columns if c in wanted)
 
     def to_polars(self) -> pl.DataFrame:
         """All rows as one DataFrame: ts (Int64), instrument (String), float columns (small data).

@@ -29,6 +29,7 @@ from quantkit.engine.layout import (
     MAX_SLOTS,
     MAX_X,
     N_COUNTERS,
+    N_EVENT_COLUMNS,
     ORDER_LOG_DTYPE,
     STATUS_TEXT,
 )
@@ -146,6 +147,18 @@ class StrategyGroup:
                 )
 
     # ------------------------------------------------------------------ running
+    def warm(self) -> None:
+        """Load (or compile) the jitted driver now, with the exact argument types of a run."""
+        ts = np.empty(0, np.int64)
+        known = tuple(np.empty(0, np.float64) for _ in range(N_EVENT_COLUMNS))
+        extras = np.empty((len(self.strategy.columns), 0), np.float64)
+        saved = self.counters.copy()
+        self.driver.replay(ts, np.empty(0, np.int32), known, extras, self.route_ptr,
+                           self.route_inst, self.route_slot, self.ctxs, self.params, self.states,
+                           self.settings_array, self.olog, self.flog, self.elog, self.counters,
+                           0, -1, self.margin)
+        self.counters[:] = saved
+
     def start(self, t0: int) -> None:
         """Call every instance's ``on_start`` (orders are accepted at ``t0``)."""
         self.driver.start(

@@ -55,6 +55,12 @@ class BacktestResult:
         keys = ("orders", "fills", "realized_pnl", "unrealized_pnl", "fees")
         return {k: sum(s[k] for s in self.strategies) for k in keys}
 
+    @property
+    def events_per_s(self) -> float | None:
+        """Events per second of replay (wall time minus loading/compiling the kernels)."""
+        run = self.elapsed_s - float(self.extra.get("setup_s", 0.0))
+        return self.events / run if run > 0 else None
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document printed by ``quantkit backtest --json``."""
         return {
@@ -62,7 +68,7 @@ class BacktestResult:
             "total": self.totals(),
             "events": self.events,
             "elapsed_s": self.elapsed_s,
-            "events_per_s": self.events / self.elapsed_s if self.elapsed_s > 0 else None,
+            "events_per_s": self.events_per_s,
             **self.extra,
         }
 

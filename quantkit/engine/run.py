@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from quantkit.data.schema import OPTIONAL_FLOAT, REQUIRED_FLOAT
 from quantkit.engine.events import sample_equity
 from quantkit.engine.group import StrategyGroup
 from quantkit.engine.layout import C_STATUS, EVENT_COLUMNS
@@ -59,9 +60,26 @@ class Engine:
             order.extend(cfgs)
             first += len(cfgs)
         self.configs = order
+        for g in self.groups:
+            g.warm()
         self.rows = 0
         self.last_ts: int | None = None
         self._nan = np.empty(0)
+
+    def columns_needed(self) -> tuple[str, ...]:
+        """Data columns the run reads: what the kernels need, the fill model's touch and sizes,
+        and, when an option is subscribed, the option columns (greeks, forward, mark_iv)."""
+        cols = set(REQUIRED_FLOAT)
+        options = any(int(g.ctxs["is_call"][j, s]) >= 0
+                      for g in self.groups for j, slots in enumerate(g.slots)
+                      for s in range(len(slots)))
+        if options:
+            cols.update(OPTIONAL_FLOAT[2:])
+        for g in self.groups:
+            needs = g.strategy.needs
+            cols.update(EVENT_COLUMNS if needs is None else needs)
+            cols.update(g.strategy.columns)
+        return tuple(sorted(cols))
 
     def start(self, t0: int) -> None:
         """Call ``on_start`` of every strategy instance."""

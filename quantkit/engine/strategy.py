@@ -44,6 +44,9 @@ class Strategy:
     on_fill: Callable[..., Any] | None = None
     on_start: Callable[..., Any] | None = None
     columns: tuple[str, ...] = ()  #: extra numeric data columns the kernel reads from ``ctx.x``
+    #: canonical columns the kernel reads (None: all); the engine adds what the fill model and
+    #: option accounting need, and the backtest reads nothing else from Parquet
+    needs: tuple[str, ...] | None = None
     doc: str = ""
 
     def __post_init__(self) -> None:

@@ -1,6 +1,7 @@
 """``gamma_scalp``: buy options, then keep the portfolio delta inside a band with a hedge.
 
-Rules: at the first quote of each option slot with an ask, market-buy ``option_size`` of it.
+Rules: at the first quote of each option slot with an ask, market-buy ``option_size`` of it
+(when the displayed size fills only part, the rest is bought on the following quotes).
 Then on every event, when no hedge order is open and at least ``min_rehedge_interval_ms`` passed
 since the last hedge, compute the portfolio delta in coin (options: position x delta; hedge:
 inverse contracts ``position / mid``, linear ones ``position``). If ``|delta| > delta_band``,
@@ -65,10 +66,11 @@ def gamma_scalp_on_quote(ctx, p, s):
     """Buy each option once, then hedge delta back to 0 when it leaves the band."""
     i = ctx.slot
     hedge = p.hedge_instrument
-    if i != hedge and s.bought[i] == 0 and not math.isnan(ctx.ask):
-        s.bought[i] = 1
-        buy_market(ctx, i, p.option_size)
-        return
+    if i != hedge and not math.isnan(ctx.ask):
+        need = p.option_size - ctx.position[i] - ctx.open_buy[i]
+        if need > 1e-9 * p.option_size:
+            buy_market(ctx, i, need)  # the touch may fill part: the rest on later quotes
+            return
     if ctx.open_count[hedge] > 0 or math.isnan(ctx.q_mid[hedge]):
         return
     if s.hedged_once == 1 and ctx.ts - s.last_hedge_ts < p.min_rehedge_interval_ms * 1_000_000:
@@ -106,7 +108,6 @@ gamma_scalp = Strategy(
         "min_rehedge_interval_ms": 0.0,
     },
     state=[
-        ("bought", "i8", (MAX_SLOTS,)),
         ("delta", "f8", (MAX_SLOTS,)),
         ("last_hedge_ts", "i8"),
         ("hedged_once", "i8"),

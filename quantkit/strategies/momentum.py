@@ -58,6 +58,7 @@ momentum = Strategy(
     momentum_on_quote,
     params={"span": 100, "threshold": 0.0005, "size": 1.0},
     state=[("ema", "f8", (MAX_SLOTS,)), ("seen", "i8", (MAX_SLOTS,))],
+    needs=("bid", "ask"),
     doc="Long-only EMA breakout per instrument: buy when mid > ema*(1+threshold), "
     "sell all when mid < ema*(1-threshold).",
 )

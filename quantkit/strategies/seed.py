@@ -28,9 +28,9 @@ def seed_configs() -> list[StrategyConfig]:
     return [
         gamma_scalp(
             instruments=[SEED_BTC_OPTION],
-            option_size=1.0,
+            option_size=10.0,
             delta_band=0.05,
             hedge_instrument="BTC-PERPETUAL",
         ),
-        momentum(instruments=list(SEED_ETH_OPTIONS), span=50, threshold=0.002, size=1.0),
+        momentum(instruments=list(SEED_ETH_OPTIONS), span=200, threshold=0.03, size=1.0),
     ]
