@@ -35,6 +35,7 @@ from quantkit.engine import (
     cancel_all,
     submit,
 )
+from quantkit.engine.results import BacktestResult
 
 NAN = math.nan
 FLATTEN = 3  #: scripted command: cancel the instrument's orders, then close it (reduce-only market)
@@ -105,11 +106,26 @@ def flatten() -> dict[str, float]:
     return {"type": FLATTEN}
 
 
-def tick(ts: int, bid: float, ask: float, bid_size: float = NAN, ask_size: float = NAN,
-         instrument: str = "X", cmd: dict[str, float] | None = None, **extra: float) -> dict:
+def tick(
+    ts: int,
+    bid: float,
+    ask: float,
+    bid_size: float = NAN,
+    ask_size: float = NAN,
+    instrument: str = "X",
+    cmd: dict[str, float] | None = None,
+    **extra: float,
+) -> dict:
     """One row of tick data; ``cmd`` (from market()/limit()/...) becomes the cmd_* columns."""
-    row: dict[str, Any] = {"ts": ts, "instrument": instrument, "bid": bid, "ask": ask,
-                           "bid_size": bid_size, "ask_size": ask_size, **extra}
+    row: dict[str, Any] = {
+        "ts": ts,
+        "instrument": instrument,
+        "bid": bid,
+        "ask": ask,
+        "bid_size": bid_size,
+        "ask_size": ask_size,
+        **extra,
+    }
     for key, value in (cmd or {}).items():
         row[f"cmd_{key}"] = float(value)
     return row
@@ -117,7 +133,9 @@ def tick(ts: int, bid: float, ask: float, bid_size: float = NAN, ask_size: float
 
 def write_ticks(path: Path, rows: list[dict]) -> Path:
     """Write rows (dicts from tick()) as a canonical tick file with the cmd_* columns."""
-    extra = sorted({k for r in rows for k in r} - {"ts", "instrument", *QUOTE_COLUMNS, *CMD_COLUMNS})
+    extra = sorted(
+        {k for r in rows for k in r} - {"ts", "instrument", *QUOTE_COLUMNS, *CMD_COLUMNS}
+    )
     floats = [*QUOTE_COLUMNS, *extra, *CMD_COLUMNS]
     data: dict[str, Any] = {
         "ts": pl.Series([r["ts"] for r in rows], dtype=pl.Int64),
@@ -129,7 +147,7 @@ def write_ticks(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def run_ticks(path: Path, rows: list[dict], **settings: Any) -> qk.engine.results.BacktestResult:
+def run_ticks(path: Path, rows: list[dict], **settings: Any) -> BacktestResult:
     """Backtest the scripted strategy on ``rows`` (written to ``path``); settings as keywords."""
     settings.setdefault("accounting", "linear")
     return qk.backtest(write_ticks(path, rows), [scripted()], **settings)
@@ -151,7 +169,9 @@ def order_events(res: Any) -> list[tuple[int, int, str]]:
 # --------------------------------------------------------------------------- limit orders
 
 
-def test_resting_limit_fills_at_its_price_as_maker_when_the_touch_reaches_it(tmp_path: Path) -> None:
+def test_resting_limit_fills_at_its_price_as_maker_when_the_touch_reaches_it(
+    tmp_path: Path,
+) -> None:
     res = run_ticks(tmp_path / "t.parquet", [
         tick(1, 99.0, 101.0, 5, 5, cmd=limit(BUY, 100.0, 2)),  # ask above the limit: rests
         tick(2, 99.5, 100.5, 5, 5),  # still above
@@ -214,7 +234,12 @@ def test_partial_fills_leave_the_limit_rest_open_and_cancel_the_market_rest(tmp_
         (3, BUY, 101.0, 1.0, True),
         (4, SELL, 99.0, 4.0, False),
     ]
-    assert order_events(res) == [(1, 0, "new"), (3, 0, "filled"), (4, 1, "new"), (4, 1, "cancelled")]
+    assert order_events(res) == [
+        (1, 0, "new"),
+        (3, 0, "filled"),
+        (4, 1, "new"),
+        (4, 1, "cancelled"),
+    ]
     cancelled = res.orders.filter(pl.col("event") == "cancelled").row(0, named=True)
     assert cancelled["size"] == 2.0
     assert "market" in cancelled["reason"]
@@ -395,9 +420,12 @@ def prop_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @given(rows=scripted_streams(), maker=st.sampled_from([-2.0, 0.0, 1.0]),
        taker=st.sampled_from([0.0, 5.0]))  # fmt: skip
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_linear_accounting_invariants(prop_file: Path, rows: list[dict], maker: float,
-                                      taker: float) -> None:
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_linear_accounting_invariants(
+    prop_file: Path, rows: list[dict], maker: float, taker: float
+) -> None:
     res = run_ticks(prop_file, rows, fee_bps_maker=maker, fee_bps_taker=taker)
     f = res.fills
     signed = (f["size"] * pl.Series([1.0 if s == "buy" else -1.0 for s in f["side"]])).to_numpy()

@@ -19,7 +19,7 @@ from {module} import {name} as {alias}
 BODY = '''
 from numba import njit
 
-from quantkit.engine.events import load_quote, maybe_sample
+from quantkit.engine.events import load_more, load_quote, maybe_sample
 from quantkit.engine.layout import (
     C_EQUITY, C_FILLS, C_NEXT_SAMPLE, C_ORDERS, C_STATUS, EV_FILL, EV_QUOTE, EV_START,
     ST_FILL_STORM,
@@ -66,8 +66,8 @@ def _drain(ctx, p, st, row, settings, olog, flog, counters):
 
 
 @njit(cache=CACHE)
-def _fast(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs, params, states, r, kk,
-          next_sample):
+def _fast(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route_slot, ctxs, params,
+          states, r, kk, next_sample):
     """The common case: load the quote, call on_quote. Stops at anything else; returns where."""
     n = ts.shape[0]
     nx = extras.shape[0]
@@ -81,25 +81,20 @@ def _fast(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs, para
                 return r, -1, WHY_SAMPLE
             kk = a
         if kk < b:
-            bid = known[0][r]
-            ask = known[1][r]
-            bsz = known[2][r]
-            asz = known[3][r]
-            last = known[4][r]
-            lsz = known[5][r]
-            und = known[6][r]
-            iv = known[7][r]
-            dl = known[8][r]
-            gm = known[9][r]
-            vg = known[10][r]
-            th = known[11][r]
+            bid = quote[0][r]
+            ask = quote[1][r]
+            bsz = quote[2][r]
+            asz = quote[3][r]
             for k in range(kk, b):
                 j = route_inst[k]
                 s = route_slot[k]
                 ctx = ctxs[j]
                 if ctx.open_count[s] > 0:
                     return r, k, WHY_OPEN
-                load_quote(ctx, s, t, bid, ask, bsz, asz, last, lsz, und, iv, dl, gm, vg, th)
+                load_quote(ctx, s, t, bid, ask, bsz, asz)
+                if has_more:
+                    load_more(ctx, s, more[0][r], more[1][r], more[2][r], more[3][r],
+                              more[4][r], more[5][r], more[6][r], more[7][r])
                 for x in range(nx):
                     ctx.x[x] = extras[x, r]
                 _on_quote(ctx, params[j], states[j])
@@ -111,17 +106,20 @@ def _fast(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs, para
 
 
 @njit(cache=CACHE)
-def _slow_event(ts, code, known, extras, ctxs, params, states, r, j, s, settings, olog, flog,
-                counters):
+def _slow_event(ts, quote, more, has_more, extras, ctxs, params, states, r, j, s, settings, olog,
+                flog, counters):
     """One event of an instance that has open orders: match them, then on_quote, then drain."""
     ctx = ctxs[j]
     p = params[j]
     st = states[j]
-    load_quote(ctx, s, ts[r], known[0][r], known[1][r], known[2][r], known[3][r], known[4][r],
-               known[5][r], known[6][r], known[7][r], known[8][r], known[9][r], known[10][r],
-               known[11][r])
+    load_quote(ctx, s, ts[r], quote[0][r], quote[1][r], quote[2][r], quote[3][r])
+    if has_more:
+        load_more(ctx, s, more[0][r], more[1][r], more[2][r], more[3][r], more[4][r],
+                  more[5][r], more[6][r], more[7][r])
     for x in range(extras.shape[0]):
         ctx.x[x] = extras[x, r]
+    ctx.liq_bid_used = 0.0
+    ctx.liq_ask_used = 0.0
     if ctx.sim == 1:
         match_slot(ctx, s, r, settings[2], settings[3], olog, flog, counters)
         if ctx.n_fq > 0:
@@ -132,8 +130,8 @@ def _slow_event(ts, code, known, extras, ctxs, params, states, r, j, s, settings
 
 
 @njit(cache=CACHE)
-def replay(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs, params, states,
-           settings, olog, flog, elog, counters, start_row, start_k, margin):
+def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route_slot, ctxs,
+           params, states, settings, olog, flog, elog, counters, start_row, start_k, margin):
     """Replay a batch from (row, route) ``(start_row, start_k)``; returns where to resume.
 
     Returns ``(row, k)``: ``row == len(ts)`` when the batch is done; otherwise the logs need
@@ -146,8 +144,8 @@ def replay(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs, par
     r = start_row
     k = start_k
     while True:
-        r, k, why = _fast(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs,
-                          params, states, r, k, counters[C_NEXT_SAMPLE])
+        r, k, why = _fast(ts, code, quote, more, has_more, extras, route_ptr, route_inst,
+                          route_slot, ctxs, params, states, r, k, counters[C_NEXT_SAMPLE])
         if why == WHY_DONE:
             return r, -1
         if why == WHY_SAMPLE:
@@ -157,10 +155,13 @@ def replay(ts, code, known, extras, route_ptr, route_inst, route_slot, ctxs, par
             continue
         j = route_inst[k]
         if why == WHY_OPEN:
-            _slow_event(ts, code, known, extras, ctxs, params, states, r, j, route_slot[k],
-                        settings, olog, flog, counters)
+            _slow_event(ts, quote, more, has_more, extras, ctxs, params, states, r, j,
+                        route_slot[k], settings, olog, flog, counters)
         else:
-            _drain(ctxs[j], params[j], states[j], r, settings, olog, flog, counters)
+            ctx = ctxs[j]
+            ctx.liq_bid_used = 0.0
+            ctx.liq_ask_used = 0.0
+            _drain(ctx, params[j], states[j], r, settings, olog, flog, counters)
         if k + 1 == route_ptr[code[r] + 1]:
             r += 1
             k = -1

@@ -14,9 +14,7 @@ from quantkit.engine.layout import C_EQUITY, C_NEXT_SAMPLE, C_STATUS, EV_QUOTE, 
 
 
 @njit(cache=True)
-def load_quote(
-    ctx, slot, t, bid, ask, bid_size, ask_size, last, last_size, und, iv, delta, gamma, vega, theta
-):
+def load_quote(ctx, slot, t, bid, ask, bid_size, ask_size):
     """Write one quote event of ``slot`` into ``ctx`` (scalars only: no reference counting)."""
     ctx.kind = EV_QUOTE
     ctx.ts = t
@@ -25,6 +23,18 @@ def load_quote(
     ctx.ask = ask
     ctx.bid_size = bid_size
     ctx.ask_size = ask_size
+    ctx.n_events += 1
+    ctx.q_ts[slot] = t
+    ctx.q_bid[slot] = bid
+    ctx.q_ask[slot] = ask
+    mid = 0.5 * (bid + ask)
+    if not math.isnan(mid):
+        ctx.q_mid[slot] = mid
+
+
+@njit(cache=True)
+def load_more(ctx, slot, last, last_size, und, iv, delta, gamma, vega, theta):
+    """Write the optional canonical columns of the current event (trade and option data)."""
     ctx.last = last
     ctx.last_size = last_size
     ctx.underlying_price = und
@@ -33,17 +43,6 @@ def load_quote(
     ctx.gamma = gamma
     ctx.vega = vega
     ctx.theta = theta
-    ctx.liq_bid_used = 0.0
-    ctx.liq_ask_used = 0.0
-    ctx.n_events += 1
-    ctx.q_ts[slot] = t
-    ctx.q_bid[slot] = bid
-    ctx.q_ask[slot] = ask
-    ctx.q_bid_size[slot] = bid_size
-    ctx.q_ask_size[slot] = ask_size
-    mid = 0.5 * (bid + ask)
-    if not math.isnan(mid):
-        ctx.q_mid[slot] = mid
     if not math.isnan(und):
         ctx.q_underlying[slot] = und
     if not math.isnan(iv):

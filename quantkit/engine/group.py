@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from quantkit.engine.codegen import driver_for
+from quantkit.engine.columns import EventColumns
 from quantkit.engine.facts import fill_slot_facts
 from quantkit.engine.layout import (
     C_EQUITY,
@@ -23,13 +24,13 @@ from quantkit.engine.layout import (
     C_STATUS,
     CTX_DTYPE,
     EQUITY_LOG_DTYPE,
+    EVENT_COLUMNS,
     FILL_LOG_DTYPE,
     MAX_OPEN,
     MAX_OUT,
     MAX_SLOTS,
     MAX_X,
     N_COUNTERS,
-    N_EVENT_COLUMNS,
     ORDER_LOG_DTYPE,
     STATUS_TEXT,
 )
@@ -107,8 +108,6 @@ class StrategyGroup:
                 "q_mid",
                 "q_bid",
                 "q_ask",
-                "q_bid_size",
-                "q_ask_size",
                 "q_underlying",
                 "q_iv",
                 "q_delta",
@@ -116,6 +115,7 @@ class StrategyGroup:
                 "q_vega",
                 "q_theta",
                 "strike",
+                *EVENT_COLUMNS,
             ):
                 ctx[name] = np.nan
             ctx["x"] = np.nan
@@ -149,14 +149,31 @@ class StrategyGroup:
     # ------------------------------------------------------------------ running
     def warm(self) -> None:
         """Load (or compile) the jitted driver now, with the exact argument types of a run."""
-        ts = np.empty(0, np.int64)
-        known = tuple(np.empty(0, np.float64) for _ in range(N_EVENT_COLUMNS))
+        empty = EventColumns.of({}, 0)
         extras = np.empty((len(self.strategy.columns), 0), np.float64)
         saved = self.counters.copy()
-        self.driver.replay(ts, np.empty(0, np.int32), known, extras, self.route_ptr,
-                           self.route_inst, self.route_slot, self.ctxs, self.params, self.states,
-                           self.settings_array, self.olog, self.flog, self.elog, self.counters,
-                           0, -1, self.margin)
+        self.driver.replay(
+            np.empty(0, np.int64),
+            np.empty(0, np.int32),
+            empty.quote,
+            empty.more,
+            empty.has_more,
+            extras,
+            self.route_ptr,
+            self.route_inst,
+            self.route_slot,
+            self.ctxs,
+            self.params,
+            self.states,
+            self.settings_array,
+            self.olog,
+            self.flog,
+            self.elog,
+            self.counters,
+            0,
+            -1,
+            self.margin,
+        )
         self.counters[:] = saved
 
     def start(self, t0: int) -> None:
@@ -177,7 +194,7 @@ class StrategyGroup:
         self,
         ts: np.ndarray,
         code: np.ndarray,
-        known: tuple[np.ndarray, ...],
+        known: EventColumns,
         columns: Mapping[str, np.ndarray],
         row0: int,
     ) -> None:
@@ -192,7 +209,9 @@ class StrategyGroup:
             r, k = self.driver.replay(
                 ts,
                 code,
-                known,
+                known.quote,
+                known.more,
+                known.has_more,
                 extras,
                 self.route_ptr,
                 self.route_inst,

@@ -96,12 +96,17 @@ STATUS_TEXT = {
     ST_FILLQ_OVERFLOW: f"more than {MAX_FILLQ} fills within one event",
 }
 
-#: the quote columns every event carries, in this order (see quantkit.data.schema)
-EVENT_COLUMNS = (
-    "bid", "ask", "bid_size", "ask_size", "last", "last_size",
-    "underlying_price", "mark_iv", "delta", "gamma", "vega", "theta",
+#: the quote columns every event carries (see quantkit.data.schema)
+QUOTE_COLUMNS = ("bid", "ask", "bid_size", "ask_size")
+#: the optional canonical columns; a run whose data has none of them skips them per event
+MORE_COLUMNS = (
+    "last", "last_size", "underlying_price", "mark_iv", "delta", "gamma", "vega", "theta",
 )  # fmt: skip
-N_EVENT_COLUMNS = len(EVENT_COLUMNS)
+EVENT_COLUMNS = QUOTE_COLUMNS + MORE_COLUMNS
+
+# columns of ctx.out_i / ctx.out_f
+O_ID, O_SLOT, O_SIDE, O_TYPE, O_FLAGS, O_TARGET = range(6)
+O_PRICE, O_SIZE = range(2)
 
 _S = (MAX_SLOTS,)
 _O = (MAX_OPEN,)
@@ -122,8 +127,6 @@ CTX_DTYPE = np.dtype(
         ("q_ts", np.int64, _S),
         ("q_bid", np.float64, _S),
         ("q_ask", np.float64, _S),
-        ("q_bid_size", np.float64, _S),
-        ("q_ask_size", np.float64, _S),
         ("q_mid", np.float64, _S),  # last finite mid, NaN before the first two-sided quote
         ("q_underlying", np.float64, _S),
         ("q_iv", np.float64, _S),
@@ -169,14 +172,10 @@ CTX_DTYPE = np.dtype(
         # --- output buffer: orders emitted by the current hook call ----------------------
         ("next_id", np.int64),
         ("n_out", np.int64),
-        ("out_id", np.int64, _X),
-        ("out_slot", np.int64, _X),
-        ("out_side", np.int64, _X),
-        ("out_type", np.int64, _X),
-        ("out_flags", np.int64, _X),
-        ("out_price", np.float64, _X),
-        ("out_size", np.float64, _X),
-        ("out_target", np.int64, _X),  # order id to cancel (CANCEL)
+        # one row per order, columns O_ID..O_TARGET (ints) and O_PRICE, O_SIZE (floats): two
+        # arrays instead of eight keep the inlined submit() small in every hook
+        ("out_i", np.int64, (MAX_OUT, 6)),
+        ("out_f", np.float64, (MAX_OUT, 2)),
         ("out_dropped", np.int64),  # orders beyond MAX_OUT in one call (logged as rejected)
         # --- fills waiting for on_fill, and the fill being delivered ----------------------
         ("n_fq", np.int64),

@@ -35,6 +35,14 @@ from quantkit.engine.layout import (
     MARKET,
     MAX_FILLQ,
     MAX_OPEN,
+    O_FLAGS,
+    O_ID,
+    O_PRICE,
+    O_SIDE,
+    O_SIZE,
+    O_SLOT,
+    O_TARGET,
+    O_TYPE,
     OE_CANCELLED,
     OE_DONE,
     OE_EXPIRED,
@@ -138,22 +146,22 @@ def find_open(ctx, order_id):
 
 @njit(cache=True)
 def _reject_reason(ctx, k):
-    side = ctx.out_side[k]
-    slot = ctx.out_slot[k]
-    size = ctx.out_size[k]
+    side = ctx.out_i[k, O_SIDE]
+    slot = ctx.out_i[k, O_SLOT]
+    size = ctx.out_f[k, O_SIZE]
     if side != BUY and side != SELL:
         return R_BAD_SIDE
     if slot < 0 or slot >= ctx.n_slots:
         return R_BAD_SLOT
     if not (size > 0.0 and math.isfinite(size)):
         return R_BAD_SIZE
-    if ctx.out_type[k] == LIMIT:
-        price = ctx.out_price[k]
+    if ctx.out_i[k, O_TYPE] == LIMIT:
+        price = ctx.out_f[k, O_PRICE]
         if not (price > 0.0 and math.isfinite(price)):
             return R_BAD_PRICE
-    elif ctx.out_type[k] != MARKET:
+    elif ctx.out_i[k, O_TYPE] != MARKET:
         return R_BAD_PRICE
-    if ctx.out_flags[k] & REDUCE_ONLY:
+    if ctx.out_i[k, O_FLAGS] & REDUCE_ONLY:
         pos = ctx.position[slot]
         if pos == 0.0 or (pos > 0.0) == (side > 0):
             return R_REDUCE_ONLY
@@ -165,40 +173,40 @@ def _reject_reason(ctx, k):
 @njit(cache=True)
 def _open(ctx, k, latency_ns, market_timeout_ns):
     i = ctx.n_open
-    slot = ctx.out_slot[k]
-    ctx.oo_id[i] = ctx.out_id[k]
+    slot = ctx.out_i[k, O_SLOT]
+    ctx.oo_id[i] = ctx.out_i[k, O_ID]
     ctx.oo_slot[i] = slot
-    ctx.oo_side[i] = ctx.out_side[k]
-    ctx.oo_type[i] = ctx.out_type[k]
-    ctx.oo_flags[i] = ctx.out_flags[k]
-    ctx.oo_price[i] = ctx.out_price[k]
-    ctx.oo_size[i] = ctx.out_size[k]
-    ctx.oo_remaining[i] = ctx.out_size[k]
+    ctx.oo_side[i] = ctx.out_i[k, O_SIDE]
+    ctx.oo_type[i] = ctx.out_i[k, O_TYPE]
+    ctx.oo_flags[i] = ctx.out_i[k, O_FLAGS]
+    ctx.oo_price[i] = ctx.out_f[k, O_PRICE]
+    ctx.oo_size[i] = ctx.out_f[k, O_SIZE]
+    ctx.oo_remaining[i] = ctx.out_f[k, O_SIZE]
     ctx.oo_ts[i] = ctx.ts
     ctx.oo_active_ts[i] = ctx.ts + latency_ns
     ctx.oo_expire_ts[i] = ctx.ts + latency_ns + market_timeout_ns
     ctx.oo_checked[i] = 0
     ctx.n_open = i + 1
     ctx.open_count[slot] += 1
-    if ctx.out_side[k] == BUY:
-        ctx.open_buy[slot] += ctx.out_size[k]
+    if ctx.out_i[k, O_SIDE] == BUY:
+        ctx.open_buy[slot] += ctx.out_f[k, O_SIZE]
     else:
-        ctx.open_sell[slot] += ctx.out_size[k]
+        ctx.open_sell[slot] += ctx.out_f[k, O_SIZE]
 
 
 @njit(cache=True)
 def accept_orders(ctx, row, latency_ns, market_timeout_ns, olog, counters):
     """Move the hook's output buffer into the open orders (or reject / cancel), logging each."""
     for k in range(ctx.n_out):
-        if ctx.out_type[k] == CANCEL:
-            i = find_open(ctx, ctx.out_target[k])
+        if ctx.out_i[k, O_TYPE] == CANCEL:
+            i = find_open(ctx, ctx.out_i[k, O_TARGET])
             if i < 0:
                 log_order(
                     olog,
                     counters,
                     ctx,
                     row,
-                    ctx.out_target[k],
+                    ctx.out_i[k, O_TARGET],
                     -1,
                     0,
                     CANCEL,
@@ -213,20 +221,20 @@ def accept_orders(ctx, row, latency_ns, market_timeout_ns, olog, counters):
                 remove_open(ctx, i)
             continue
         reason = _reject_reason(ctx, k)
-        slot = ctx.out_slot[k]
+        slot = ctx.out_i[k, O_SLOT]
         event = OE_NEW if reason == R_NONE else OE_REJECTED
         log_order(
             olog,
             counters,
             ctx,
             row,
-            ctx.out_id[k],
+            ctx.out_i[k, O_ID],
             slot if reason != R_BAD_SLOT else -1,
-            ctx.out_side[k],
-            ctx.out_type[k],
-            ctx.out_flags[k],
-            ctx.out_price[k],
-            ctx.out_size[k],
+            ctx.out_i[k, O_SIDE],
+            ctx.out_i[k, O_TYPE],
+            ctx.out_i[k, O_FLAGS],
+            ctx.out_f[k, O_PRICE],
+            ctx.out_f[k, O_SIZE],
             event,
             reason,
         )

@@ -34,14 +34,14 @@ def submit(ctx, slot, side, otype, price, size, flags=0):
         return -1
     oid = ctx.next_id
     ctx.next_id = oid + 1
-    ctx.out_id[n] = oid
-    ctx.out_slot[n] = slot
-    ctx.out_side[n] = side
-    ctx.out_type[n] = otype
-    ctx.out_flags[n] = flags
-    ctx.out_price[n] = price
-    ctx.out_size[n] = size
-    ctx.out_target[n] = -1
+    ctx.out_i[n, 0] = oid
+    ctx.out_i[n, 1] = slot
+    ctx.out_i[n, 2] = side
+    ctx.out_i[n, 3] = otype
+    ctx.out_i[n, 4] = flags
+    ctx.out_i[n, 5] = -1
+    ctx.out_f[n, 0] = price
+    ctx.out_f[n, 1] = size
     ctx.n_out = n + 1
     return oid
 
@@ -77,14 +77,14 @@ def cancel(ctx, order_id):
     if n >= MAX_OUT:
         ctx.out_dropped += 1
         return -1
-    ctx.out_id[n] = -1
-    ctx.out_slot[n] = -1
-    ctx.out_side[n] = 0
-    ctx.out_type[n] = CANCEL
-    ctx.out_flags[n] = 0
-    ctx.out_price[n] = math.nan
-    ctx.out_size[n] = 0.0
-    ctx.out_target[n] = order_id
+    ctx.out_i[n, 0] = -1
+    ctx.out_i[n, 1] = -1
+    ctx.out_i[n, 2] = 0
+    ctx.out_i[n, 3] = CANCEL
+    ctx.out_i[n, 4] = 0
+    ctx.out_i[n, 5] = order_id
+    ctx.out_f[n, 0] = math.nan
+    ctx.out_f[n, 1] = 0.0
     ctx.n_out = n + 1
     return 0
 

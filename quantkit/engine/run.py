@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from quantkit.data.schema import OPTIONAL_FLOAT, REQUIRED_FLOAT
+from quantkit.engine.columns import EventColumns
 from quantkit.engine.events import sample_equity
 from quantkit.engine.group import StrategyGroup
 from quantkit.engine.layout import C_STATUS, EVENT_COLUMNS
@@ -64,15 +65,17 @@ class Engine:
             g.warm()
         self.rows = 0
         self.last_ts: int | None = None
-        self._nan = np.empty(0)
 
     def columns_needed(self) -> tuple[str, ...]:
         """Data columns the run reads: what the kernels need, the fill model's touch and sizes,
         and, when an option is subscribed, the option columns (greeks, forward, mark_iv)."""
         cols = set(REQUIRED_FLOAT)
-        options = any(int(g.ctxs["is_call"][j, s]) >= 0
-                      for g in self.groups for j, slots in enumerate(g.slots)
-                      for s in range(len(slots)))
+        options = any(
+            int(g.ctxs["is_call"][j, s]) >= 0
+            for g in self.groups
+            for j, slots in enumerate(g.slots)
+            for s in range(len(slots))
+        )
         if options:
             cols.update(OPTIONAL_FLOAT[2:])
         for g in self.groups:
@@ -91,7 +94,7 @@ class Engine:
         n = len(ts)
         if n == 0:
             return
-        known = self._known(columns, n)
+        known = EventColumns.of(columns, n)
         for g in self.groups:
             g.feed(ts, code, known, columns, self.rows)
         self.rows += n
@@ -106,14 +109,6 @@ class Engine:
                     raise KernelError("equity log overflow at the end of the run")
         for g in self.groups:
             g.flush()
-
-    def _known(self, columns: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, ...]:
-        if len(self._nan) != n:
-            self._nan = np.full(n, np.nan)
-        return tuple(
-            np.ascontiguousarray(columns[c], dtype=np.float64) if c in columns else self._nan
-            for c in EVENT_COLUMNS
-        )
 
 
 def _unique_labels(configs: Sequence[StrategyConfig]) -> list[StrategyConfig]:
