@@ -31,9 +31,14 @@ from quantkit.engine.layout import (
     MAX_SLOTS,
     MAX_X,
     N_COUNTERS,
+    OE_CANCELLED,
+    OE_EXPIRED,
     ORDER_LOG_DTYPE,
+    R_BY_VENUE,
+    R_MARKET_REST,
     STATUS_TEXT,
 )
+from quantkit.engine.matching import external_cancel
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import Strategy, StrategyConfig
 from quantkit.errors import ConfigError, KernelError, did_you_mean
@@ -266,6 +271,16 @@ class StrategyGroup:
             self.counters,
         )
         self._check_status()
+
+    def external_cancel(self, j: int, t: int, row: int, order_id: int, expired: bool) -> bool:
+        """A venue cancelled (or expired) open order ``order_id`` of instance ``j``."""
+        self.counters[C_ROW0] = 0
+        event, reason = (OE_EXPIRED, R_MARKET_REST) if expired else (OE_CANCELLED, R_BY_VENUE)
+        found = external_cancel(
+            self.ctxs, j, t, row, order_id, event, reason, self.olog, self.counters
+        )
+        self._check_status()
+        return bool(found)
 
     def flush(self) -> None:
         """Move what the logs hold into Python lists and reset them."""

@@ -61,6 +61,7 @@ R_MARKET_REST = 8  #: the part of a market order the touch could not fill
 R_OUT_FULL = 9
 R_BAD_SIDE = 10
 R_BY_STRATEGY = 11
+R_BY_VENUE = 12
 
 REASONS = {
     R_NONE: "",
@@ -75,6 +76,7 @@ REASONS = {
     R_OUT_FULL: f"more than {MAX_OUT} orders in one hook call",
     R_BAD_SIDE: "side must be BUY (1) or SELL (-1)",
     R_BY_STRATEGY: "cancelled by the strategy",
+    R_BY_VENUE: "cancelled by the venue",
 }
 OE_NAMES = {
     OE_NEW: "new",

@@ -388,3 +388,16 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
             remove_open(ctx, i)
         else:
             i += 1
+
+
+@njit(cache=True)
+def external_cancel(ctxs, j, t, row, order_id, event, reason, olog, counters):
+    """A venue cancelled or expired open order ``order_id`` of instance ``j``; returns 1 if open."""
+    ctx = ctxs[j]
+    i = find_open(ctx, order_id)
+    if i < 0:
+        return 0
+    ctx.ts = t
+    log_open(olog, counters, ctx, row, i, event, reason)
+    remove_open(ctx, i)
+    return 1

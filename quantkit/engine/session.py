@@ -137,6 +137,20 @@ class Session:
         g.flush()
         return self._new_orders()
 
+    def on_cancel(
+        self, instance: int, order_id: int, ts: int, expired: bool = False
+    ) -> list[OrderEvent]:
+        """The venue cancelled (or expired) ``order_id`` of ``instance``: it stops being open.
+
+        Returns the logged cancel event, or ``[]`` when the order was not open (already filled
+        or cancelled: nothing changes).
+        Usage: ``sess.on_cancel(ev.instance, ev.order_id, ts)`` for the unfilled rest of an IOC.
+        """
+        g, j = self.engine.instances[instance]
+        g.external_cancel(j, int(ts), self.rows - 1, order_id, expired)
+        g.flush()
+        return self._new_orders()
+
     def fills(self) -> list[FillEvent]:
         """Fills booked since the last call."""
         out = []

@@ -1,0 +1,46 @@
+"""The live step API: venue fills and venue cancels drive the same kernel state."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import quantkit as qk
+
+
+@pytest.fixture()
+def live() -> qk.Session:
+    sess = qk.Session([qk.strategies.momentum(span=3, threshold=0.0)], ["A"], sim=False)
+    sess.start(0)
+    assert sess.on_quote(1, "A", 1.0, 2.0) == []
+    return sess
+
+
+def test_partial_fill_then_venue_cancel_frees_the_instrument(live: qk.Session) -> None:
+    (new,) = live.on_quote(2, "A", 2.0, 3.0)  # mid rose above the EMA: market buy 1
+    assert (new.event, new.side, new.type, new.size) == ("new", 1, "market", 1.0)
+    assert live.on_quote(3, "A", 3.0, 4.0) == []  # order working: no second buy
+    assert live.on_fill(new.instance, new.order_id, price=3.0, size=0.4, ts=3) == []
+    (cancelled,) = live.on_cancel(new.instance, new.order_id, ts=3)
+    assert cancelled.event == "cancelled" and cancelled.reason == "cancelled by the venue"
+    assert cancelled.size == pytest.approx(0.6)  # what was left open
+    (sell,) = live.on_quote(4, "A", 1.0, 1.5)  # below the EMA while long 0.4: sell it all
+    assert (sell.side, sell.size) == (-1, pytest.approx(0.4))
+    (fill,) = live.fills()
+    assert (fill.price, fill.size, fill.position) == (3.0, 0.4, 0.4)
+
+
+def test_cancel_of_an_order_that_is_not_open_changes_nothing(live: qk.Session) -> None:
+    assert live.on_cancel(0, 12345, ts=5) == []
+    (new,) = live.on_quote(6, "A", 5.0, 6.0)
+    (done,) = live.on_fill(new.instance, new.order_id, price=6.0, size=1.0, ts=7)
+    assert (done.event, done.order_id) == ("filled", new.order_id)
+    assert live.on_cancel(new.instance, new.order_id, ts=8) == []  # filled: not open any more
+    (fill,) = live.fills()
+    assert fill.position == 1.0 and not math.isnan(fill.price)
+
+
+def test_unknown_instrument_is_a_clear_error(live: qk.Session) -> None:
+    with pytest.raises(qk.ConfigError, match="no strategy subscribed to 'B'"):
+        live.on_quote(9, "B", 1.0, 2.0)
