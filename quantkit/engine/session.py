@@ -153,7 +153,7 @@ class Session:
 
     def fills(self) -> list[FillEvent]:
         """Fills booked since the last call."""
-        out = []
+        out: list[FillEvent] = []
         for gi, g in enumerate(self.engine.groups):
             g.flush()
             rows = _rows(g.fills)[self._seen_fills[gi] :]
@@ -191,7 +191,7 @@ class Session:
         return -1, 0
 
     def _new_orders(self) -> list[OrderEvent]:
-        out = []
+        out: list[OrderEvent] = []
         for gi, g in enumerate(self.engine.groups):
             g.flush()
             rows = _rows(g.orders)[self._seen_orders[gi] :]
