@@ -2,11 +2,16 @@
 
 Rules: at the first quote of each option slot with an ask, market-buy ``option_size`` of it
 (when the displayed size fills only part, the rest is bought on the following quotes).
-Then on every event, when no hedge order is open and at least ``min_rehedge_interval_ms`` passed
-since the last hedge, compute the portfolio delta in coin (options: position x delta; hedge:
-inverse contracts ``position / mid``, linear ones ``position``). If ``|delta| > delta_band``,
+Then on every quote of the hedge instrument (its market orders fill at that very quote), when
+no order is open and at least ``min_rehedge_interval_ms`` passed since the last hedge, compute
+the portfolio delta in coin (options: position x delta; hedge: inverse contracts
+``position / mid``, linear ones ``position``). If ``|delta| > delta_band``,
 market-trade the hedge instrument to bring it back to 0, the amount rounded to the hedge's
 contract size (skipped when that rounds to 0).
+
+Between an option's quote and the next quote of the hedge instrument the delta can sit outside
+the band (the hedge cannot fill earlier), as can the part of a hedge the displayed size did not
+fill (it is retried on the next quote).
 
 Option delta comes from the data's ``delta`` column when present, else Black-76 from ``mark_iv``
 and ``underlying_price`` (time to the 08:00 UTC expiry, 365-day year).
@@ -66,11 +71,12 @@ def gamma_scalp_on_quote(ctx, p, s):
     """Buy each option once, then hedge delta back to 0 when it leaves the band."""
     i = ctx.slot
     hedge = p.hedge_instrument
-    if i != hedge and not math.isnan(ctx.ask):
+    if i != hedge:
         need = p.option_size - ctx.position[i] - ctx.open_buy[i]
-        if need > 1e-9 * p.option_size:
+        if need > 1e-9 * p.option_size and not math.isnan(ctx.ask):
             buy_market(ctx, i, need)  # the touch may fill part: the rest on later quotes
-            return
+        return
+    # hedge on the hedge's own quotes: the market order fills at this very event (latency 0)
     if ctx.open_count[hedge] > 0 or math.isnan(ctx.q_mid[hedge]):
         return
     if s.hedged_once == 1 and ctx.ts - s.last_hedge_ts < p.min_rehedge_interval_ms * 1_000_000:

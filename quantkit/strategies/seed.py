@@ -28,8 +28,8 @@ def seed_configs() -> list[StrategyConfig]:
     return [
         gamma_scalp(
             instruments=[SEED_BTC_OPTION],
-            option_size=10.0,
-            delta_band=0.05,
+            option_size=1.0,
+            delta_band=0.02,
             hedge_instrument="BTC-PERPETUAL",
         ),
         momentum(instruments=list(SEED_ETH_OPTIONS), span=200, threshold=0.03, size=1.0),
