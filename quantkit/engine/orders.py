@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from numba import njit
 
@@ -127,7 +128,7 @@ class OrderType(Enum):
         return _parse_enum(cls, value, "order type")
 
 
-def _parse_enum(cls, value, what):  # type: ignore[no-untyped-def]
+def _parse_enum(cls: Any, value: Any, what: str) -> Any:
     if isinstance(value, cls):
         return value
     if isinstance(value, str):
