@@ -1,9 +1,9 @@
 """Time to expiry, and a minimal private reader of Deribit option names.
 
 Deribit options expire at 08:00 UTC of the date in their name (``ETH-30JUL21-2800-C`` expires
-2021-07-30T08:00Z); ``d`` in a strike is a decimal point (``XRP_USDC-30MAY25-0d625-C``). The full
-typed parser lives in :mod:`quantkit.instruments`; ``_option_terms`` only pulls out what the
-option math needs.
+2021-07-30T08:00Z); ``d`` in a strike is a decimal point (``XRP_USDC-30MAY25-0d625-C``).
+Names are read by the typed parser in :mod:`quantkit.instruments`; ``_option_terms`` pulls out
+what the option math needs.
 
 Usage::
 
@@ -13,22 +13,15 @@ Usage::
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from typing import overload
 
 import numpy as np
 import numpy.typing as npt
 
 from quantkit.errors import InstrumentError
+from quantkit.instruments.names import Option, parse
 
 NS_PER_YEAR = 365 * 86_400 * 1_000_000_000
-EXPIRY_HOUR_UTC = 8
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_OPTION = re.compile(
-    r"(?P<base>[A-Z][A-Z0-9]*(?:_[A-Z]+)?)-(?P<day>[0-9]{1,2})(?P<month>[A-Z]{3})(?P<year>[0-9]{2})"
-    r"-(?P<strike>[0-9]+(?:d[0-9]+)?)-(?P<kind>[CP])"
-)
 
 
 @overload
@@ -51,21 +44,13 @@ def year_fraction(
 
 def _parse_option(name: str) -> tuple[int, float, bool] | None:
     """``(expiry_ns, strike, is_call)`` for a Deribit option name, None for anything else."""
-    match = _OPTION.fullmatch(name)
-    if match is None or match["month"] not in _MONTHS:
-        return None
-    month = _MONTHS.index(match["month"]) + 1
     try:
-        expiry = datetime(
-            2000 + int(match["year"]), month, int(match["day"]), EXPIRY_HOUR_UTC, tzinfo=UTC
-        )
-    except ValueError:
+        inst = parse(name)
+    except InstrumentError:
         return None
-    strike = float(match["strike"].replace("d", "."))
-    if strike <= 0.0:
+    if not isinstance(inst, Option):
         return None
-    expiry_ns = int(expiry.timestamp()) * 1_000_000_000
-    return expiry_ns, strike, match["kind"] == "C"
+    return inst.expiry_ns, inst.strike, inst.is_call
 
 
 def _option_terms(name: str) -> tuple[int, float, bool]:
@@ -91,4 +76,7 @@ def _quoted_in_coin(name: str) -> bool:
 
         _quoted_in_coin("BTC-24SEP21-8000-P")  # True
     """
-    return "_" not in name.split("-", 1)[0]
+    try:
+        return parse(name).inverse
+    except InstrumentError:
+        return "_" not in name.split("-", 1)[0]
