@@ -111,3 +111,27 @@ def test_bounds_at_row_group_edges_are_half_open(
     got = np.concatenate([np.empty(0, np.int64), *(b.ts for b in s.batches())])
     assert got.tolist() == want.tolist()
     assert s.num_rows == len(want)
+
+
+def test_pre_pass_counts_single_instrument_row_groups_from_statistics(ticks: Path) -> None:
+    _sabotage(ticks, [0, 1, 2, 3], ALL)  # every row group holds one instrument: nothing is read
+    assert qk.data.scan(ticks).row_counts == {"A": 100, "B": 50, "C": 50}
+    with pytest.raises(DataError, match="cannot decode row group 2"):
+        qk.data.scan(ticks, start=2_010)  # row group 2 needs a time mask: it must be read
+
+
+def test_pre_pass_reads_only_instrument_when_row_groups_mix_instruments(tmp_path: Path) -> None:
+    n = 120
+    table = pa.table(
+        {
+            "ts": np.arange(n),
+            "instrument": ["A", "B", "C"] * (n // 3),
+            **{c: np.ones(n) for c in ("bid", "ask", "bid_size", "ask_size")},
+        }
+    )
+    path = tmp_path / "mixed.parquet"
+    pq.write_table(table, path, row_group_size=40)
+    _sabotage(path, [0, 1, 2], ["ts", "bid", "ask", "bid_size", "ask_size"])
+    assert qk.data.scan(path).row_counts == {"A": 40, "B": 40, "C": 40}
+    with pytest.raises(DataError, match="cannot decode row group 0"):
+        next(qk.data.scan(path).batches())

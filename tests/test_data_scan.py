@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import quantkit as qk
-from quantkit.data import Batch
+from quantkit.data import Batch, reader
 from quantkit.errors import ConfigError, InstrumentError
 
 FLOATS = ("bid", "ask", "bid_size", "ask_size")
@@ -127,6 +128,9 @@ def test_batches_concatenate_to_to_polars(
         arrays = [b.ts, b.code, *b.columns.values()]
         assert all(a.flags.c_contiguous and a.flags.writeable and len(a) == len(b) for a in arrays)
         assert all(a.dtype == np.float64 for a in b.columns.values())
+    for one, two in pairwise(batches):  # views of one piece never overlap
+        assert not np.shares_memory(one.ts, two.ts) and not np.shares_memory(one.code, two.code)
+        assert not np.shares_memory(one.columns["bid"], two.columns["bid"])
     assert_frame_equal(_concat(batches, s.instruments), s.to_polars(), check_exact=True)
 
 
@@ -257,3 +261,13 @@ def test_dictionary_instrument_with_different_dictionaries_per_file(tmp_path: Pa
     assert s.instruments == ("X", "Y", "Z")
     (b,) = s.batches(0)
     assert [s.instruments[c] for c in b.code] == ["Z", "Y", "Y", "X"]
+
+
+def test_large_row_groups_are_streamed_in_chunks(
+    dataset: tuple[Path, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader, "MAX_READ_ROWS", 4)  # every row group (8-16 rows) is "large"
+    s = qk.data.scan(dataset[0])
+    sizes = [len(p.ts) for p in s.pieces(read_rows=5)]
+    assert max(sizes) <= 5 and sum(sizes) == s.num_rows
+    assert_frame_equal(s.to_polars(), dataset[1].select(s.to_polars().columns), check_exact=True)

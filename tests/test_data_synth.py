@@ -9,8 +9,11 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from numba import njit
 
 import quantkit as qk
+from quantkit.data import Batch
+from quantkit.data.synth_process import MEAN_GAP_NS, MidProcess
 from quantkit.data.synthetic import BLOCK_ROWS, level_and_tick
 from quantkit.errors import ConfigError
 
@@ -135,3 +138,93 @@ def test_unwritable_out(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="cannot write it"):
         qk.data.synth(blocker / "sub" / "x.parquet", 10)
+
+
+def test_prefix_across_blocks_and_row_groups(frame: pl.DataFrame, tmp_path: Path) -> None:
+    rows = BLOCK_ROWS + 4_464  # the price state is carried into the second block
+    path = qk.data.synth(tmp_path / "p.parquet", rows, row_group_size=7_000)
+    assert qk.data.scan(path).to_polars().equals(frame.head(rows))
+
+
+def test_single_instrument_file_has_instrument_statistics(tmp_path: Path) -> None:
+    one = qk.data.synth(tmp_path / "one.parquet", 1_000, instruments="BTC-PERPETUAL")
+    two = qk.data.synth(tmp_path / "two.parquet", 1_000)
+    stats = [pq.ParquetFile(p).metadata.row_group(0).column(1).statistics for p in (one, two)]
+    assert stats[0] is not None and stats[0].min == stats[0].max == "BTC-PERPETUAL"
+    assert stats[1] is None  # interleaved instruments: min/max would prune nothing
+    assert qk.data.scan(one).row_counts == {"BTC-PERPETUAL": 1_000}
+
+
+# ----------------------------------------------------------------- realism of the price process
+
+LONG_ROWS = 1_000_000  # ~17 minutes of ticks
+
+
+@njit(cache=True)
+def _momentum_fills(code, bid, ask, span, threshold):  # type: ignore[no-untyped-def]
+    """Trades (buys and sells) of the momentum rule: long-only EMA breakout on each mid."""
+    ema, long = np.zeros(code.max() + 1), np.zeros(code.max() + 1, np.bool_)
+    seen = np.zeros(code.max() + 1, np.bool_)
+    fills, alpha = 0, 2.0 / (span + 1.0)
+    for r in range(len(code)):
+        if np.isnan(bid[r]) or np.isnan(ask[r]):
+            continue
+        c, mid = code[r], (bid[r] + ask[r]) / 2
+        if not seen[c]:
+            seen[c], ema[c] = True, mid
+            continue
+        if not long[c] and mid > ema[c] * (1 + threshold):
+            long[c], fills = True, fills + 1
+        elif long[c] and mid < ema[c] * (1 - threshold):
+            long[c], fills = False, fills + 1
+        ema[c] += alpha * (mid - ema[c])
+    return fills
+
+
+@pytest.fixture(scope="module")
+def long_batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Batch, tuple[str, ...]]:
+    path = qk.data.synth(tmp_path_factory.mktemp("long") / "l.parquet", LONG_ROWS, seed=3)
+    s = qk.data.scan(path)
+    return next(s.batches(batch_size=0)), s.instruments
+
+
+def test_momentum_defaults_trade_now_and_then(long_batch: tuple[Batch, tuple[str, ...]]) -> None:
+    b, _ = long_batch
+    fills = _momentum_fills(b.code, b.columns["bid"], b.columns["ask"], 100.0, 0.0005)
+    assert LONG_ROWS / 50_000 < fills < LONG_ROWS / 5_000  # one trade per 5k-50k ticks
+
+
+def _one_second_returns(b: Batch, code: int) -> np.ndarray:
+    rows = (b.code == code) & ~np.isnan(b.columns["bid"]) & ~np.isnan(b.columns["ask"])
+    ts, mid = b.ts[rows], (b.columns["bid"][rows] + b.columns["ask"][rows]) / 2
+    grid = np.arange(ts[0], ts[-1], 10**9)
+    return np.diff(np.log(mid[np.searchsorted(ts, grid, side="right") - 1]))
+
+
+def _mean_autocorrelation(x: np.ndarray, lags: int = 10) -> float:
+    return float(np.mean([np.corrcoef(x[:-k], x[k:])[0, 1] for k in range(1, lags + 1)]))
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_returns_have_fat_tails_and_big_moves_cluster(
+    long_batch: tuple[Batch, tuple[str, ...]], code: int
+) -> None:
+    r = _one_second_returns(long_batch[0], code)
+    size = np.abs(r - r.mean())
+    assert (size**4).mean() / r.var() ** 2 > 6  # kurtosis; 3 for normal returns
+    shuffled = np.random.default_rng(0).permutation(size)
+    assert _mean_autocorrelation(size) > 0.04 > _mean_autocorrelation(shuffled) + 0.02
+
+
+def test_long_run_volatility_is_crypto_like() -> None:
+    """The permanent part of the mid (no overshoot), sampled every block of ~65 s, for 2 hours."""
+    process = MidProcess(np.log([60_000.0, 3_000.0]))
+    steps = []
+    for block in range(120):
+        rng = np.random.default_rng([5, block])
+        before = process.log_mid.copy()
+        process.advance(rng, rng.integers(0, 2, BLOCK_ROWS).astype(np.int32))
+        steps.append(process.log_mid - before)
+    seconds = BLOCK_ROWS * MEAN_GAP_NS / 1e9
+    annual = np.std(steps) * np.sqrt(365.25 * 86_400 / seconds)
+    assert 0.5 < annual < 0.95  # the target is 0.7 (50-80% is typical of BTC and ETH)

@@ -8,9 +8,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import quantkit as qk
-from quantkit.data.validate import column_hint
+from quantkit.data import reader
+from quantkit.data.validate import column_hint, first_decrease
 from quantkit.errors import DataError
 
 GOOD = {
@@ -123,7 +126,8 @@ def test_ts_backwards_across_row_groups(tmp_path: Path) -> None:
     assert "backwards at row 2 (0-based): ts 6" in _error(path)
 
 
-def test_ts_backwards_across_read_chunks(tmp_path: Path) -> None:
+def test_ts_backwards_across_read_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "MAX_READ_ROWS", 1 << 16)  # larger row groups are streamed
     n = 70_000  # more than one read chunk (65,536 rows) in a single row group
     ts = np.arange(n)
     ts[65_536] = 10  # the first row of the second chunk
@@ -180,3 +184,10 @@ def test_file_rewritten_after_scan(tmp_path: Path) -> None:
     _write(path, **{k: v * 2 for k, v in GOOD.items()} | {"ts": [1, 2, 3, 4, 5, 6]})
     with pytest.raises(DataError, match="data changed while it was being read"):
         list(s.batches())
+
+
+@given(st.lists(st.integers(-5, 5), max_size=40))
+def test_first_decrease_matches_a_plain_search(values: list[int]) -> None:
+    ts = np.array(values, dtype=np.int64)
+    want = next((i for i in range(len(values) - 1) if values[i + 1] < values[i]), -1)
+    assert first_decrease(ts) == want

@@ -20,7 +20,8 @@ from quantkit.errors import DataError
 @dataclass(frozen=True, eq=False)
 class Batch:
     """Rows of a scan: ``ts`` int64 ns, ``code`` int32 (index into ``scan.instruments``) and
-    ``columns`` {name: float64 array}; every array is C-contiguous, writeable and owned.
+    ``columns`` {name: float64 array}; every array is C-contiguous and writeable, and no two
+    batches share memory (an array may be a view of a decoded buffer that only it uses).
 
     Usage: ``mid = (b.columns["bid"] + b.columns["ask"]) / 2``
     """
@@ -41,14 +42,25 @@ class Batch:
         floats = {name: np.empty(rows, dtype=np.float64) for name in columns}
         return cls(np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int32), floats)
 
+    @classmethod
+    def view(cls, piece: Piece, start: int, rows: int, columns: Iterable[str]) -> Batch:
+        """Rows ``start:start + rows`` of a piece, without a copy.
+
+        Usage: ``Batch.view(piece, 0, len(piece.ts), ["bid"])``
+        """
+        end = start + rows
+        floats = {name: piece.floats[name][start:end] for name in columns}
+        return cls(piece.ts[start:end], piece.code[start:end], floats)
+
 
 def rebatch(
     pieces: Iterable[Piece], total: int, batch_size: int, columns: tuple[str, ...]
 ) -> Iterator[Batch]:
-    """Copy a stream of pieces holding ``total`` rows into batches of exactly ``batch_size`` rows
+    """Cut a stream of pieces holding ``total`` rows into batches of exactly ``batch_size`` rows
     (the last one shorter); ``batch_size`` 0 gives a single batch. No batch when ``total`` is 0.
 
-    Usage: ``list(rebatch(iter_pieces(...), total=10, batch_size=4, columns=("bid",)))``
+    A batch that lies inside one piece is a view of it; only batches that straddle pieces are
+    copied. Usage: ``list(rebatch(iter_pieces(...), total=10, batch_size=4, columns=("bid",)))``
     """
     size = total if batch_size == 0 else batch_size
     remaining, out, pos = total, None, 0
@@ -58,7 +70,13 @@ def rebatch(
             if out is None:
                 if remaining <= 0:
                     raise DataError(CHANGED)
-                out, pos = Batch.empty(min(size, remaining), columns), 0
+                want = min(size, remaining)
+                if n - i >= want:  # the whole batch is inside this piece
+                    remaining -= want
+                    yield Batch.view(piece, i, want, columns)
+                    i += want
+                    continue
+                out, pos = Batch.empty(want, columns), 0
             k = min(n - i, len(out) - pos)
             _copy(out, pos, piece, i, k)
             pos, i = pos + k, i + k

@@ -39,6 +39,14 @@ class RowGroupInfo:
     ts_max: int | None
     instrument_min: str | None
     instrument_max: str | None
+    instrument_nulls: int | None = None
+
+    @property
+    def single_instrument(self) -> str | None:
+        """The one instrument of every row when the statistics prove it (no nulls), else None."""
+        if self.instrument_nulls != 0 or self.instrument_min != self.instrument_max:
+            return None
+        return self.instrument_min
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,7 @@ def _row_groups(meta: pq.FileMetaData, schema: pq.ParquetSchema) -> list[RowGrou
         rg = meta.row_group(i)
         ts_min, ts_max = _stats(rg, ts_col if factor else None)
         inst_min, inst_max = _stats(rg, inst_col)
+        inst_nulls = _null_count(rg, inst_col)
         groups.append(
             RowGroupInfo(
                 index=i,
@@ -117,6 +126,7 @@ def _row_groups(meta: pq.FileMetaData, schema: pq.ParquetSchema) -> list[RowGrou
                 ts_max=None if ts_max is None or not factor else int(ts_max) * factor,
                 instrument_min=_as_str(inst_min),
                 instrument_max=_as_str(inst_max),
+                instrument_nulls=inst_nulls,
             )
         )
         first_row += rg.num_rows
@@ -130,6 +140,15 @@ def _stats(rg: pq.RowGroupMetaData, col: int | None) -> tuple[Any, Any]:
     if stats is None or not stats.has_min_max:
         return None, None
     return stats.min_raw, stats.max_raw
+
+
+def _null_count(rg: pq.RowGroupMetaData, col: int | None) -> int | None:
+    if col is None:
+        return None
+    stats = rg.column(col).statistics
+    if stats is None or not stats.has_null_count:
+        return None
+    return int(stats.null_count)
 
 
 def _as_str(value: object) -> str | None:

@@ -19,14 +19,20 @@ import polars as pl
 from quantkit.data.batch import Batch, rebatch
 from quantkit.data.layout import FileLayout, read_layout
 from quantkit.data.paths import resolve_paths
+from quantkit.data.prefetch import prefetch
 from quantkit.data.pruning import Filters
-from quantkit.data.reader import Piece, count_instruments, instrument_names, iter_pieces
+from quantkit.data.reader import (
+    MAX_READ_ROWS,
+    Piece,
+    count_instruments,
+    instrument_names,
+    iter_pieces,
+)
 from quantkit.data.schema import INSTRUMENT, OPTIONAL_FLOAT, REQUIRED_FLOAT, TS
 from quantkit.data.times import to_ns
 from quantkit.errors import ConfigError, InstrumentError, did_you_mean
 
 DEFAULT_BATCH_SIZE = 1_000_000
-MAX_READ_ROWS = 1 << 20
 MIN_READ_ROWS = 1 << 16
 
 
@@ -84,6 +90,8 @@ class Scan:
     ) -> Iterator[Batch]:
         """Yield batches of ``batch_size`` rows (None: the scan's; 0: all rows in one batch).
 
+        The next batch is read in a background thread while the caller works on this one.
+
         ``columns`` limits the float columns read (None: all of ``float_columns``); names the
         files do not have are ignored, so callers may ask for optional columns.
         Usage: ``total = sum(b.columns["bid_size"].sum() for b in scan.batches(100_000))``
@@ -91,17 +99,19 @@ class Scan:
         size = self.batch_size if batch_size is None else _check_batch_size(batch_size)
         read_rows = MAX_READ_ROWS if size == 0 else min(max(size, MIN_READ_ROWS), MAX_READ_ROWS)
         cols = self._select(columns)
-        return rebatch(self.pieces(read_rows, cols), self.num_rows, size, cols)
+        pieces = iter_pieces(self._layouts, self._filters, self._table, cols, read_rows)
+        return prefetch(rebatch(pieces, self.num_rows, size, cols))
 
     def pieces(
         self, read_rows: int = MAX_READ_ROWS, columns: tuple[str, ...] | None = None
     ) -> Iterator[Piece]:
         """Lower level than ``batches()``: filtered chunks as read (varying sizes, views).
 
+        Read one piece ahead in a background thread.
         Usage: ``for p in scan.pieces(): p.ts, p.code, p.floats, p.nulls``
         """
         cols = self.float_columns if columns is None else columns
-        return iter_pieces(self._layouts, self._filters, self._table, cols, read_rows)
+        return prefetch(iter_pieces(self._layouts, self._filters, self._table, cols, read_rows))
 
     def _select(self, columns: Iterable[str] | None) -> tuple[str, ...]:
         if columns is None:
@@ -171,7 +181,7 @@ def _check_known(
     missing = sorted((wanted or frozenset()) - set(counts))
     if not missing:
         return
-    known = instrument_names(layouts, MAX_READ_ROWS)
+    known = instrument_names(layouts)
     unknown = [name for name in missing if name not in known]
     if unknown:
         name = unknown[0]
@@ -200,6 +210,6 @@ def scan(
     lo, hi = _time_filter(start, end)
     filters = Filters(_instrument_filter(instruments), lo, hi)
     layouts = tuple(read_layout(p) for p in resolve_paths(path))
-    counts = dict(count_instruments(layouts, filters, MAX_READ_ROWS))
+    counts = dict(count_instruments(layouts, filters))
     _check_known(filters.instruments, counts, layouts)
     return Scan(layouts, filters, counts, size)

@@ -1,8 +1,12 @@
-"""Reproducible synthetic ticks: interleaved per-instrument geometric random walks, to Parquet.
+"""Reproducible synthetic ticks: interleaved per-instrument price processes, to Parquet.
+
+Mids follow :mod:`quantkit.data.synth_process` (stochastic volatility with clustering, and
+jumps); quotes sit on the instrument's tick grid with a 1-4 tick spread, lognormal sizes, a few
+empty sides and trade prints on ~10% of rows.
 
 The data depend only on ``seed``, ``instruments`` and ``start`` (not on ``row_group_size``), and
-``synth(rows=n)`` is a prefix of ``synth(rows=m)`` for n < m. Rows are generated in blocks with
-numpy; a background thread writes row groups while the next block is generated.
+``synth(rows=n)`` is a prefix of ``synth(rows=m)`` for n < m. Rows are generated in fixed blocks
+with numpy; a background thread writes row groups while the next blocks are generated.
 
 Usage::
 
@@ -19,7 +23,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -27,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numba import njit
 
+from quantkit.data.synth_process import MEAN_GAP_NS, MidProcess, normal_table
 from quantkit.data.times import to_ns
 from quantkit.errors import ConfigError
 
@@ -34,27 +38,30 @@ DEFAULT_INSTRUMENTS = ("BTC-PERPETUAL", "ETH-PERPETUAL")
 DEFAULT_START = "2024-01-01T00:00:00Z"
 DEFAULT_ROW_GROUP_SIZE = 1_000_000
 BLOCK_ROWS = 1 << 16  # rows drawn per random block; fixed so data do not depend on row groups
-MEAN_GAP_NS = 1_000_000.0  # mean exponential inter-arrival between ticks (all instruments)
-ANNUAL_VOL = 0.6
-NS_PER_YEAR = 365.25 * 24 * 3600 * 1e9
-EMPTY_SIDE_PROB = 0.001  # rows with one empty (NaN) side of the book
-TRADE_PROB = 0.1  # rows that also carry a trade print (last, last_size); NaN otherwise
+#: rows with an empty (NaN) bid, and with an empty ask: 33 / 65536 each, ~0.1% in all
+EMPTY_SIDE_CUT = 33
+#: rows that also carry a trade print (last, last_size; NaN otherwise): 26 / 256, ~10%
+TRADE_CUT = 26
 #: spread in ticks, sampled uniformly from this table: 1 (60%), 2 (25%), 3 (10%), 4 (5%)
 SPREAD_TICKS = np.repeat([1.0, 2.0, 3.0, 4.0], [154, 64, 25, 13])
 #: (name prefix, price level, tick size); anything else trades around 100 with a 0.01 tick
 LEVELS: tuple[tuple[str, float, float], ...] = (("BTC", 60_000.0, 0.5), ("ETH", 3_000.0, 0.05))
 OTHER_LEVEL = (100.0, 0.01)
-#: dictionary-encode only instrument, statistics only where scan() prunes: fast writes
+_FLOATS = ("bid", "ask", "bid_size", "ask_size", "last", "last_size")
+#: fast to write and to read: ts delta-encoded, LZ4 where it pays, instrument dictionary-encoded,
+#: statistics only on ts (scan() prunes by time; see ``_write_options`` for instrument)
 WRITE_OPTIONS: dict[str, Any] = {
-    "compression": "snappy",
+    "compression": dict.fromkeys(("instrument", "bid", "ask", "last", "last_size"), "lz4")
+    | dict.fromkeys(("ts", "bid_size", "ask_size"), "none"),
+    "column_encoding": {"ts": "DELTA_BINARY_PACKED"},
     "use_dictionary": ["instrument"],
-    "write_statistics": ["ts", "instrument"],
+    "write_statistics": ["ts"],
 }
 SCHEMA = pa.schema(
     [
         ("ts", pa.int64()),
         ("instrument", pa.dictionary(pa.int32(), pa.string())),
-        *[(c, pa.float64()) for c in ("bid", "ask", "bid_size", "ask_size", "last", "last_size")],
+        *[(c, pa.float64()) for c in _FLOATS],
     ]
 )
 
@@ -71,30 +78,56 @@ def level_and_tick(instrument: str) -> tuple[float, float]:
     return OTHER_LEVEL
 
 
-@njit(cache=True)
-def _walk(code: np.ndarray, shocks: np.ndarray, log_mid: np.ndarray, out: np.ndarray) -> None:
-    """Advance each row's instrument log-mid by its shock; write exp(log-mid) into ``out``."""
-    for i in range(code.shape[0]):
-        c = code[i]
-        log_mid[c] += shocks[i]
-        out[i] = np.exp(log_mid[c])
-
-
 @cache
-def _lognormal_table(size: int = 1 << 16) -> np.ndarray:
-    """Quantiles of a standard lognormal: indexing it with uniform integers samples it, fast."""
-    normal = NormalDist()
-    return np.exp([normal.inv_cdf((i + 0.5) / size) for i in range(size)])
+def _lognormal_table() -> np.ndarray:
+    """Quantiles of a standard lognormal: indexing it with uniform uint16 samples it, fast."""
+    return np.exp(normal_table())
+
+
+@njit(cache=True)
+def _quote_rows(
+    code: np.ndarray,
+    mid: np.ndarray,
+    per_unit: np.ndarray,
+    bits: np.ndarray,
+    last_draws: np.ndarray,
+    sizes: np.ndarray,
+    spreads: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Fill ``out`` rows bid, ask, bid_size, ask_size, last, last_size from each row's mid.
+
+    ``bits`` (int64, one per row): spread index (8 bits), bid and ask size indices (16 each),
+    empty-side draw (16), trade draw (8). Prices are ticks / ``per_unit`` of the instrument.
+    """
+    for i in range(code.shape[0]):
+        r = bits[i]
+        spread = spreads[r & 0xFF]
+        pu = per_unit[code[i]]
+        ticks = math.floor(mid[i] * pu - spread / 2)
+        bid, ask = ticks / pu, (ticks + spread) / pu
+        bid_size, ask_size = sizes[(r >> 8) & 0xFFFF], sizes[(r >> 24) & 0xFFFF]
+        empty = (r >> 40) & 0xFFFF
+        if empty < EMPTY_SIDE_CUT:
+            bid = bid_size = np.nan
+        elif empty < 2 * EMPTY_SIDE_CUT:
+            ask = ask_size = np.nan
+        trade = (r >> 56) & 0xFF
+        last = np.nan if trade >= TRADE_CUT else (bid if trade < TRADE_CUT // 2 else ask)
+        out[0, i], out[1, i], out[2, i], out[3, i] = bid, ask, bid_size, ask_size
+        out[4, i] = last
+        out[5, i] = np.nan if math.isnan(last) else 0.3 * sizes[last_draws[i]]
 
 
 class _Generator:
-    """Generates blocks of ticks; holds the running ts and per-instrument log-mid."""
+    """Generates blocks of ticks; holds the running ts and the instruments' price process."""
 
     def __init__(self, instruments: Sequence[str], start_ns: int, seed: int) -> None:
         params = [level_and_tick(name) for name in instruments]
-        self.log_mid = np.log(np.array([p[0] for p in params]))
-        self.tick = np.array([p[1] for p in params])
-        self.sigma = ANNUAL_VOL * math.sqrt(len(instruments) * MEAN_GAP_NS / NS_PER_YEAR)
+        self.process = MidProcess(np.log([p[0] for p in params]))
+        #: ticks per price unit (1 / tick size, a whole number): a price is ticks / this, the
+        #: double nearest to the decimal price
+        self.per_unit = np.array([round(1 / p[1]) for p in params], dtype=np.float64)
         self.last_ts = start_ns
         self.seed = seed
         self.block = 0
@@ -103,40 +136,23 @@ class _Generator:
         """The next BLOCK_ROWS ticks as numpy columns (ts, code, bid, ask, sizes, last...)."""
         rng = np.random.default_rng([self.seed, self.block])
         n = BLOCK_ROWS
-        gaps = (rng.standard_exponential(n) * MEAN_GAP_NS).astype(np.int64)
+        gaps = rng.standard_exponential(n)
+        gaps *= MEAN_GAP_NS
+        ts = np.cumsum(gaps.astype(np.int64))
         if self.block == 0:
-            gaps[0] = 0  # the first tick is at start
-        ts = self.last_ts + np.cumsum(gaps)
+            ts -= ts[0]  # the first tick is at start
+        ts += self.last_ts
         self.last_ts, self.block = int(ts[-1]), self.block + 1
-        code = rng.integers(0, len(self.tick), n, dtype=np.int32)
-        mid = np.empty(n)
-        _walk(code, rng.standard_normal(n) * self.sigma, self.log_mid, mid)
-        return {"ts": ts, "code": code, **self._quotes(rng, code, mid)}
-
-    def _quotes(self, rng: np.random.Generator, code: np.ndarray, mid: np.ndarray) -> dict:
-        n, tick = len(code), self.tick[code]
-        spread = SPREAD_TICKS[rng.integers(0, len(SPREAD_TICKS), n, dtype=np.uint8)]
-        bid_ticks = np.floor(mid / tick - spread / 2)
-        bid = np.round(bid_ticks * tick, 8)
-        ask = np.round((bid_ticks + spread) * tick, 8)
-        sizes = _lognormal_table()
-        bid_size, ask_size = sizes[rng.integers(0, len(sizes), (2, n), dtype=np.uint16)]
-        for price, size in ((bid, bid_size), (ask, ask_size)):
-            empty = _some_rows(rng, n, EMPTY_SIDE_PROB / 2)
-            price[empty], size[empty] = np.nan, np.nan
-        last, last_size = np.full(n, np.nan), np.full(n, np.nan)
-        trades = _some_rows(rng, n, TRADE_PROB)
-        hit_bid = rng.integers(0, 2, len(trades), dtype=np.uint8).astype(np.bool_)
-        last[trades] = np.where(hit_bid, bid[trades], ask[trades])
-        traded = sizes[rng.integers(0, len(sizes), len(trades), dtype=np.uint16)] * 0.3
-        last_size[trades] = np.where(np.isnan(last[trades]), np.nan, traded)
-        return {"bid": bid, "ask": ask, "bid_size": bid_size, "ask_size": ask_size,
-                "last": last, "last_size": last_size}  # fmt: skip
-
-
-def _some_rows(rng: np.random.Generator, n: int, prob: float) -> np.ndarray:
-    """Sorted distinct row indices, each row picked with probability ~``prob``."""
-    return np.unique(rng.integers(0, n, rng.binomial(n, prob)))
+        count = len(self.per_unit)
+        small = np.uint8 if count <= 256 else np.int32
+        code = rng.integers(0, count, n, dtype=small).astype(np.int32)
+        mid = self.process.advance(rng, code)
+        bits = rng.bit_generator.random_raw(n).view(np.int64)
+        last_draws = rng.integers(0, 1 << 16, n, dtype=np.uint16)
+        quotes = np.empty((len(_FLOATS), n))
+        _quote_rows(code, mid, self.per_unit, bits, last_draws, _lognormal_table(), SPREAD_TICKS,
+                    quotes)  # fmt: skip
+        return {"ts": ts, "code": code, **dict(zip(_FLOATS, quotes, strict=True))}
 
 
 def _row_groups(gen: _Generator, names: pa.Array, rows: int, group: int) -> Iterator[pa.Table]:
@@ -157,18 +173,26 @@ def _row_groups(gen: _Generator, names: pa.Array, rows: int, group: int) -> Iter
 def _record_batch(block: dict[str, np.ndarray], names: pa.Array) -> pa.RecordBatch:
     instrument = pa.DictionaryArray.from_arrays(pa.array(block["code"]), names)
     columns = [pa.array(block["ts"]), instrument]
-    columns += [pa.array(block[f.name]) for f in SCHEMA if f.name not in ("ts", "instrument")]
+    columns += [pa.array(block[name]) for name in _FLOATS]
     return pa.RecordBatch.from_arrays(columns, schema=SCHEMA)
 
 
-def _write(path: Path, tables: Iterator[pa.Table]) -> None:
+def _write_options(instruments: int) -> dict[str, Any]:
+    """Instrument statistics (costly to write) only help when a row group holds one instrument
+    (pruning, and scan() counts its rows from them); synth interleaves instruments."""
+    if instruments > 1:
+        return WRITE_OPTIONS
+    return WRITE_OPTIONS | {"write_statistics": ["ts", "instrument"]}
+
+
+def _write(path: Path, tables: Iterator[pa.Table], options: dict[str, Any]) -> None:
     """Write tables as row groups; a background thread writes while the next one is built."""
     todo: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
     failure: list[BaseException] = []
 
     def writer() -> None:
         try:
-            with pq.ParquetWriter(path, SCHEMA, **WRITE_OPTIONS) as w:
+            with pq.ParquetWriter(path, SCHEMA, **options) as w:
                 while (table := todo.get()) is not None:
                     w.write_table(table, row_group_size=table.num_rows)
         except BaseException as exc:  # handed to the main thread below
@@ -236,7 +260,8 @@ def synth(
     gen = _Generator(names, start_ns, seed)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write(tmp, _row_groups(gen, pa.array(names, pa.string()), rows, group))
+        tables = _row_groups(gen, pa.array(names, pa.string()), rows, group)
+        _write(tmp, tables, _write_options(len(names)))
         os.replace(tmp, path)
     except OSError as exc:
         raise ConfigError(f"--out {path}: cannot write it ({exc}); pick a writable path") from None

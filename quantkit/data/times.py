@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
+from quantkit.data.arrays import to_numpy
 from quantkit.errors import ConfigError
 
 NS_PER_UNIT: dict[str, int] = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -91,7 +92,8 @@ def ts_array_to_ns(arr: pa.Array) -> np.ndarray:
     """Return an int64 ns numpy array for a null-free timestamp (any unit/tz) or integer array.
 
     Usage: ``ts_array_to_ns(pa.array([1, 2], pa.timestamp("s")))  # array([1e9, 2e9])``;
-    raises ``pa.ArrowInvalid`` when a value does not fit in int64 nanoseconds.
+    raises ``pa.ArrowInvalid`` when a value does not fit in int64 nanoseconds. The result is
+    writeable; it reuses Arrow's buffer when that is freshly decoded (no copy).
     """
     if pa.types.is_timestamp(arr.type):
         if arr.type.unit != "ns":
@@ -99,4 +101,4 @@ def ts_array_to_ns(arr: pa.Array) -> np.ndarray:
         arr = arr.view(pa.int64())
     elif arr.type != pa.int64():
         arr = arr.cast(pa.int64())  # safe cast: uint64 above int64 max raises
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return to_numpy(arr, np.int64)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numba import njit
 
 from quantkit.data.schema import INSTRUMENT, KNOWN_FLOAT, REQUIRED, TS
 from quantkit.data.times import is_ts_type, ns_to_iso
@@ -146,6 +147,18 @@ def check_no_nulls(arr: pa.Array, column: str, path: Path, first_row: int) -> No
     )
 
 
+@njit(cache=True)
+def first_decrease(ts: np.ndarray) -> int:
+    """Index ``i`` of the first ``ts[i + 1] < ts[i]``, or -1 when ``ts`` never decreases.
+
+    Usage: ``first_decrease(np.array([1, 3, 2]))  # 1``
+    """
+    for i in range(ts.shape[0] - 1):
+        if ts[i + 1] < ts[i]:
+            return i
+    return -1
+
+
 class OrderCheck:
     """Checks that ts never decreases, across batches and files, as chunks stream by.
 
@@ -162,8 +175,8 @@ class OrderCheck:
             return
         if self.last_ts is not None and ts[0] < self.last_ts:
             self._fail_boundary(int(ts[0]), path, first_row)
-        if len(ts) > 1 and (ts[1:] < ts[:-1]).any():
-            i = int(np.argmax(ts[1:] < ts[:-1]))
+        i = first_decrease(ts)
+        if i >= 0:
             _fail(path, first_row + i + 1, int(ts[i + 1]), int(ts[i]), f"row {first_row + i}")
         self.last_ts, self.last_path, self.last_row = int(ts[-1]), path, first_row + len(ts) - 1
 
