@@ -1,8 +1,8 @@
 """Benchmark the backtest engine against a hand-written numba loop doing the same momentum work.
 
 Prints, for N rows (default 10M) of `quantkit data synth` ticks:
-  1. the plain numba loop (the limit): events/s
-  2. the engine in memory, warm: events/s (and the ratio to the plain loop)
+  1. the plain numba loop (the limit): events/s, best of 3
+  2. the engine in memory, warm, fed the columns a backtest reads: events/s (best of 3, ratio)
   3. the engine end-to-end from Parquet via the CLI (`quantkit backtest --json`): rows/s, peak RSS
   4. first call with an empty numba cache, and with a warm cache (fresh processes)
   5. optionally (--big-rows 100000000) peak RSS of the CLI on a 100M-row file
@@ -32,6 +32,9 @@ from quantkit.engine.run import Engine
 from quantkit.engine.settings import EngineSettings
 
 QK = [sys.executable, "-c", "from quantkit.cli.main import main; main()"]
+#: in-memory timings are the best of this many runs: on a shared 2-core VM the first pass over
+#: freshly decoded data is often several times slower than the next ones
+REPEAT = 3
 
 
 @njit(cache=True)
@@ -91,9 +94,12 @@ def bench_plain(scan, b) -> tuple[float, int, float]:
         1.0,
     )
     plain_momentum(*[a[:100] if isinstance(a, np.ndarray) else a for a in args])
-    t = time.perf_counter()
-    fills, realized = plain_momentum(*args)
-    return time.perf_counter() - t, fills, realized
+    best = math.inf
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        fills, realized = plain_momentum(*args)
+        best = min(best, time.perf_counter() - t)
+    return best, fills, realized
 
 
 def bench_engine(scan, b) -> tuple[float, object]:
@@ -104,14 +110,16 @@ def bench_engine(scan, b) -> tuple[float, object]:
             EngineSettings(accounting="linear"),
             scan.float_columns,
         )
+        # the columns a backtest reads from Parquet for this run (the strategy's needs)
+        cols = {k: v[:n] for k, v in b.columns.items() if k in eng.columns_needed()}
         eng.start(int(b.ts[0]))
         t = time.perf_counter()
-        eng.feed(b.ts[:n], b.code[:n], {k: v[:n] for k, v in b.columns.items()})
+        eng.feed(b.ts[:n], b.code[:n], cols)
         eng.finish()
         return time.perf_counter() - t, eng
 
     run(1000)
-    dt, eng = run(len(b.ts))
+    dt, eng = min((run(len(b.ts)) for _ in range(REPEAT)), key=lambda x: x[0])
     return dt, build_result(eng, dt)
 
 
@@ -169,6 +177,7 @@ def main() -> None:
     dt_eng, res = bench_engine(scan, b)
     eng_fills = sum(s["fills"] for s in res.strategies)
     eng_pnl = sum(s["realized_pnl"] for s in res.strategies)
+    target = n / (3 * dt_plain) / 1e6  # the issue's target: a third of the plain loop
     print(f"rows: {n:,}  instruments: {len(scan.instruments)}")
     print(
         f"plain numba loop    : {n / dt_plain / 1e6:8.1f} M events/s  ({dt_plain:.3f} s)"
@@ -177,6 +186,7 @@ def main() -> None:
     print(
         f"engine, in memory   : {n / dt_eng / 1e6:8.1f} M events/s  ({dt_eng:.3f} s)"
         f"  fills {eng_fills:,}  realized {eng_pnl:,.4f}  ratio {dt_plain / dt_eng:.2f}"
+        f" (target >= 0.33: {target:.1f} M/s)"
     )
     del b
 
@@ -191,7 +201,10 @@ def main() -> None:
         env_cold = {**env, "NUMBA_CACHE_DIR": cold, "QUANTKIT_CACHE_DIR": cold}
         t_cold = first_call(env_cold, small)
         t_warm = first_call(env_cold, small)
-    print(f"first call          : {t_cold:8.2f} s with an empty numba cache, {t_warm:.2f} s cached")
+    print(
+        f"first call          : {t_cold:8.2f} s with an empty numba cache, {t_warm:.2f} s cached"
+        "  (targets: <= 3 s, <= 1 s)"
+    )
 
     if a.big_rows:
         big = a.dir / f"synth_{a.big_rows}.parquet"

@@ -10,6 +10,9 @@ Three kinds of instrument (``ctx.inst_kind[slot]``):
 Coin amounts are converted to USD at the latest price: the instrument's own mid for inverse
 contracts, its ``underlying_price`` for options.
 
+The functions are inlined into the kernels that call them (``inline="always"``): no separate
+compilation, no call.
+
 Usage (inside a kernel)::
 
     upnl = slot_unrealized(ctx, slot)     # in the slot's PnL currency
@@ -25,7 +28,7 @@ from numba import njit
 from quantkit.engine.layout import COIN_QUOTED, INVERSE, LINEAR
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fee_for(ctx, slot, price, size, bps):
     """Fee in the slot's PnL currency for a fill of ``size`` at ``price`` (bps of notional)."""
     if bps == 0.0:
@@ -35,7 +38,7 @@ def fee_for(ctx, slot, price, size, bps):
     return size * price * bps / 1e4
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def apply_fill(ctx, slot, side, price, size, fee):
     """Update position, average entry, realized PnL and fees of ``slot`` for one fill."""
     pos = ctx.position[slot]
@@ -51,7 +54,7 @@ def apply_fill(ctx, slot, side, price, size, fee):
         else:
             avg = (pos * avg + signed * price) / new
     else:
-        closed = min(size, abs(pos))
+        closed = abs(pos) if abs(pos) < size else size  # min(size, |pos|)
         direction = 1.0 if pos > 0.0 else -1.0
         if kind == INVERSE:
             pnl = closed * direction * (1.0 / avg - 1.0 / price)
@@ -68,7 +71,7 @@ def apply_fill(ctx, slot, side, price, size, fee):
     ctx.fees[slot] += fee
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def slot_unrealized(ctx, slot):
     """Unrealized PnL of ``slot`` at its last mid, in the slot's PnL currency (0 when flat)."""
     pos = ctx.position[slot]
@@ -80,7 +83,7 @@ def slot_unrealized(ctx, slot):
     return pos * (mid - ctx.avg_price[slot])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def usd_rate(ctx, slot):
     """USD per unit of the slot's PnL currency (1 for linear instruments)."""
     kind = ctx.inst_kind[slot]
@@ -91,15 +94,23 @@ def usd_rate(ctx, slot):
     return ctx.q_underlying[slot]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def to_usd(ctx, slot, amount):
-    """Convert ``amount`` in the slot's PnL currency to USD (0 stays 0 even without a price)."""
+    """Convert ``amount`` in the slot's PnL currency to USD (0 stays 0 even without a price).
+
+    ``amount * usd_rate(ctx, slot)``, written out: results.py runs it uncompiled (``py_func``).
+    """
     if amount == 0.0:
         return 0.0
-    return amount * usd_rate(ctx, slot)
+    kind = ctx.inst_kind[slot]
+    if kind == LINEAR:
+        return amount * 1.0
+    if kind == INVERSE:
+        return amount * ctx.q_mid[slot]
+    return amount * ctx.q_underlying[slot]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def slot_delta(ctx, slot):
     """Delta of the slot's position in units of its underlying (coin for Deribit)."""
     pos = ctx.position[slot]
@@ -115,7 +126,7 @@ def slot_delta(ctx, slot):
     return pos
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def portfolio_delta(ctx, underlying_id):
     """Sum of position x delta over the slots on ``underlying_id`` (< 0: every slot)."""
     total = 0.0
@@ -125,7 +136,7 @@ def portfolio_delta(ctx, underlying_id):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def portfolio_greek(ctx, underlying_id, q_greek):
     """Sum of position x greek (``q_greek`` is e.g. ``ctx.q_gamma``) over option slots."""
     total = 0.0
@@ -134,16 +145,3 @@ def portfolio_greek(ctx, underlying_id, q_greek):
             if ctx.position[s] != 0.0:
                 total += ctx.position[s] * q_greek[s]
     return total
-
-
-@njit(cache=True)
-def equity_usd(ctx):
-    """(realized, unrealized, fees) in USD summed over all slots."""
-    r = 0.0
-    u = 0.0
-    f = 0.0
-    for s in range(ctx.n_slots):
-        r += to_usd(ctx, s, ctx.realized[s])
-        u += to_usd(ctx, s, slot_unrealized(ctx, s))
-        f += to_usd(ctx, s, ctx.fees[s])
-    return r, u, f

@@ -8,7 +8,7 @@ an in-memory module instead; that works the same but compiles in every new proce
 
 Usage::
 
-    drv = driver_for(strategy)      # module with replay / start / external_fill
+    drv = driver_for(strategy)      # module with replay_one / replay / start / external_fill
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from typing import Any
 from quantkit.engine import driver_template
 from quantkit.engine.hooks import noop
 
-_ENGINE_FILES = ("driver_template", "events", "matching", "accounting", "layout", "orders")
+_ENGINE_FILES = (
+    "driver_template", "events", "matching", "accounting", "layout", "orders", "hooks", "jit",
+)  # fmt: skip
 _loaded: dict[str, types.ModuleType] = {}
 
 

@@ -1,5 +1,7 @@
 """Loading one event into a strategy's ``ctx`` and sampling equity (jitted).
 
+The per-event helpers are inlined into the driver loop (``inline="always"``).
+
 Usage: called by the generated drivers (``quantkit.engine.codegen``) and by the live step API.
 """
 
@@ -9,11 +11,12 @@ import math
 
 from numba import njit
 
-from quantkit.engine.accounting import equity_usd, portfolio_delta
+from quantkit.engine.accounting import slot_delta, slot_unrealized, usd_rate
+from quantkit.engine.jit import internal
 from quantkit.engine.layout import C_EQUITY, C_NEXT_SAMPLE, C_STATUS, EV_QUOTE, ST_LOG_OVERFLOW
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def load_quote(ctx, slot, t, bid, ask, bid_size, ask_size):
     """Write one quote event of ``slot`` into ``ctx`` (scalars only: no reference counting)."""
     ctx.kind = EV_QUOTE
@@ -32,7 +35,7 @@ def load_quote(ctx, slot, t, bid, ask, bid_size, ask_size):
         ctx.q_mid[slot] = mid
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def load_more(ctx, slot, last, last_size, und, iv, delta, gamma, vega, theta):
     """Write the optional canonical columns of the current event (trade and option data)."""
     ctx.last = last
@@ -54,16 +57,30 @@ def load_more(ctx, slot, last, last_size, und, iv, delta, gamma, vega, theta):
         ctx.q_theta[slot] = theta
 
 
-@njit(cache=True)
+@internal
 def sample_equity(ctxs, t, elog, counters):
-    """Append one equity sample per strategy instance at time ``t``."""
+    """Append one equity sample per strategy instance at time ``t``: realized, unrealized and
+    fees in USD (``to_usd`` of each slot's amounts) and ``portfolio_delta(ctx, -1)``, summed in
+    one pass over the slots."""
     n = counters[C_EQUITY]
     if n + ctxs.shape[0] > elog.shape[0]:
         counters[C_STATUS] = ST_LOG_OVERFLOW
         return
     for j in range(ctxs.shape[0]):
         ctx = ctxs[j]
-        r, u, f = equity_usd(ctx)
+        r = 0.0
+        u = 0.0
+        f = 0.0
+        d = 0.0
+        for s in range(ctx.n_slots):
+            rate = usd_rate(ctx, s)  # to_usd(ctx, s, x) is: 0 when x == 0, else x * rate
+            x = ctx.realized[s]
+            r += 0.0 if x == 0.0 else x * rate
+            x = slot_unrealized(ctx, s)
+            u += 0.0 if x == 0.0 else x * rate
+            x = ctx.fees[s]
+            f += 0.0 if x == 0.0 else x * rate
+            d += slot_delta(ctx, s)
         rec = elog[n]
         rec.ts = t
         rec.instance = ctx.instance
@@ -71,12 +88,12 @@ def sample_equity(ctxs, t, elog, counters):
         rec.unrealized_usd = u
         rec.fees_usd = f
         rec.equity_usd = r + u - f
-        rec.delta = portfolio_delta(ctx, -1)
+        rec.delta = d
         n += 1
     counters[C_EQUITY] = n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def maybe_sample(ctxs, t, sample_ns, elog, counters):
     """Sample equity when ``t`` reaches the next sampling boundary (every ``sample_ns``)."""
     if t >= counters[C_NEXT_SAMPLE]:

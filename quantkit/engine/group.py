@@ -24,6 +24,7 @@ from quantkit.engine.layout import (
     C_STATUS,
     CTX_DTYPE,
     EQUITY_LOG_DTYPE,
+    EV_START,
     EVENT_COLUMNS,
     FILL_LOG_DTYPE,
     MAX_OPEN,
@@ -44,6 +45,14 @@ from quantkit.engine.strategy import Strategy, StrategyConfig
 from quantkit.errors import ConfigError, KernelError, did_you_mean
 
 LOG_CAPACITY = 1 << 16
+
+
+def _uint32(code: np.ndarray) -> np.ndarray:
+    """Instrument codes as uint32 (a view of the int32 codes): indexing with an unsigned number
+    needs no negative-index handling in the jitted loop."""
+    if code.dtype == np.int32 and code.flags.c_contiguous:
+        return code.view(np.uint32)
+    return np.ascontiguousarray(code, dtype=np.uint32)
 
 
 class StrategyGroup:
@@ -75,6 +84,7 @@ class StrategyGroup:
         self._build_routes()
         self._check_columns(float_columns)
         self.settings_array = settings.as_array()
+        self.more = True  #: events may carry layout.MORE_COLUMNS (the Engine decides)
         # room for everything one event can log: 64 drain rounds of MAX_OUT orders + MAX_OPEN fills
         margin = 64 * 2 * (MAX_OPEN + MAX_OUT)
         self.margin = margin
@@ -136,6 +146,7 @@ class StrategyGroup:
         self.route_ptr = np.zeros(len(per_code) + 1, dtype=np.int64)
         np.cumsum(counts, out=self.route_ptr[1:])
         flat = [pair for r in per_code for pair in r]
+        self.slot_of = np.array([r[0][1] if r else -1 for r in per_code], dtype=np.int64)
         self.route_inst = np.array([p[0] for p in flat], dtype=np.int64)
         self.route_slot = np.array([p[1] for p in flat], dtype=np.int64)
         self.max_routes = int(counts.max()) if len(counts) else 0
@@ -152,42 +163,70 @@ class StrategyGroup:
                 )
 
     # ------------------------------------------------------------------ running
+    @property
+    def single(self) -> bool:
+        """One instance taking each instrument once: the driver's ``replay_one`` loop."""
+        return len(self.configs) == 1 and self.max_routes <= 1
+
+    def _replay(
+        self,
+        ts: np.ndarray,
+        code: np.ndarray,
+        known: EventColumns,
+        extras: np.ndarray | None,
+        r: int,
+        k: int,
+        close: bool = False,
+    ) -> tuple[int, int]:
+        """One driver call from (row, route) ``(r, k)``; returns where to resume.
+
+        ``code`` is uint32; ``extras`` the strategy's extra columns (None when it has none);
+        the optional event columns are passed only when ``self.more`` (set by the Engine).
+        """
+        more = known.more if self.more else None
+        common = (self.ctxs, self.params, self.states, self.settings_array, self.olog)
+        logs = (self.flog, self.elog, self.counters)
+        if self.single:
+            r = self.driver.replay_one(
+                ts, code, known.quote, more, known.has_more, extras, self.slot_of,
+                *common, *logs, r, self.margin, close,
+            )  # fmt: skip
+            return r, -1
+        return self.driver.replay(
+            ts, code, known.quote, more, known.has_more, extras, self.route_ptr,
+            self.route_inst, self.route_slot, *common, *logs, r, k, self.margin, close,
+        )  # fmt: skip
+
     def warm(self) -> None:
         """Load (or compile) the jitted driver now, with the exact argument types of a run."""
         empty = EventColumns.of({}, 0)
-        extras = np.empty((len(self.strategy.columns), 0), np.float64)
+        cols = self.strategy.columns
+        extras = np.empty((len(cols), 0), np.float64) if cols else None
         saved = self.counters.copy()
-        self.driver.replay(
-            np.empty(0, np.int64),
-            np.empty(0, np.int32),
-            empty.quote,
-            empty.more,
-            empty.has_more,
-            extras,
-            self.route_ptr,
-            self.route_inst,
-            self.route_slot,
-            self.ctxs,
-            self.params,
-            self.states,
-            self.settings_array,
-            self.olog,
-            self.flog,
-            self.elog,
-            self.counters,
-            0,
-            -1,
-            self.margin,
-        )
+        self._replay(np.empty(0, np.int64), np.empty(0, np.uint32), empty, extras, 0, -1)
         self.counters[:] = saved
+
+    def close(self, t: int) -> None:
+        """Take the closing equity sample at ``t`` (through the driver, which has it compiled)."""
+        empty = EventColumns.of({}, 0)
+        ts = np.array([t], dtype=np.int64)
+        cols = self.strategy.columns
+        extras = np.empty((len(cols), 1), np.float64) if cols else None
+        self._replay(ts, np.zeros(1, np.uint32), empty, extras, 1, -1, close=True)
 
     def start(self, t0: int) -> None:
         """Call every instance's ``on_start`` (orders are accepted at ``t0``)."""
+        if self.strategy.on_start is None:  # what the driver's start() does around a no-op
+            self.ctxs["kind"] = EV_START
+            self.ctxs["ts"] = t0
+            self.ctxs["slot"] = -1
+            return
         self.driver.start(
             self.ctxs,
             self.params,
             self.states,
             t0,
+            -1,
             self.settings_array,
             self.olog,
             self.flog,
@@ -204,35 +243,13 @@ class StrategyGroup:
         row0: int,
     ) -> None:
         """Replay one batch through every instance (flushing the logs whenever they fill up)."""
-        if self.strategy.columns:
-            extras = np.ascontiguousarray(np.stack([columns[c] for c in self.strategy.columns]))
-        else:
-            extras = np.empty((0, len(ts)), dtype=np.float64)
+        cols = self.strategy.columns
+        extras = np.ascontiguousarray(np.stack([columns[c] for c in cols])) if cols else None
         self.counters[C_ROW0] = row0
+        code = _uint32(code)
         r, k, n = 0, -1, len(ts)
         while r < n:
-            r, k = self.driver.replay(
-                ts,
-                code,
-                known.quote,
-                known.more,
-                known.has_more,
-                extras,
-                self.route_ptr,
-                self.route_inst,
-                self.route_slot,
-                self.ctxs,
-                self.params,
-                self.states,
-                self.settings_array,
-                self.olog,
-                self.flog,
-                self.elog,
-                self.counters,
-                r,
-                k,
-                self.margin,
-            )
+            r, k = self._replay(ts, code, known, extras, r, k)
             self._check_status()
             self.flush()
 

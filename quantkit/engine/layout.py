@@ -9,6 +9,11 @@ cost no reference counting, see ``shared/notes/numba-kernels.md``):
 * ``p``: the strategy's parameters (dtype built from its defaults).
 * ``s``: the strategy's own state (dtype it declares).
 
+Inside ``ctx`` the fields every quote writes come first; open orders, the output buffer and the
+fill queue are arrays of records (``ctx.oo[i].price``, dtypes :data:`OPEN_DTYPE`,
+:data:`OUT_DTYPE`, :data:`FILLQ_DTYPE`), which numba compiles to far less code than 2-D arrays
+or one array per field.
+
 Usage::
 
     from quantkit.engine.layout import BUY, MARKET, MAX_SLOTS, CTX_DTYPE
@@ -86,7 +91,7 @@ OE_NAMES = {
     OE_DONE: "filled",
 }
 
-# kernel status codes (ctx.status); the Python wrapper turns them into KernelError
+# kernel status codes (counters[C_STATUS]); the Python wrapper turns them into KernelError
 ST_OK = 0
 ST_FILL_STORM = 1  #: on_fill/on_quote kept emitting orders that filled at once (> 64 rounds)
 ST_LOG_OVERFLOW = 2  #: an order/fill log filled up within one event (engine bug guard)
@@ -106,22 +111,37 @@ MORE_COLUMNS = (
 )  # fmt: skip
 EVENT_COLUMNS = QUOTE_COLUMNS + MORE_COLUMNS
 
-# columns of ctx.out_i / ctx.out_f
-O_ID, O_SLOT, O_SIDE, O_TYPE, O_FLAGS, O_TARGET = range(6)
-O_PRICE, O_SIZE = range(2)
+#: an order a hook emitted (``ctx.out[k]``); ``target`` is the order a CANCEL cancels
+OUT_DTYPE = np.dtype(
+    [(f, np.int64) for f in ("id", "slot", "side", "type", "flags", "target")]
+    + [("price", np.float64), ("size", np.float64)]
+)
+#: an open order (``ctx.oo[i]``, oldest first); ``active_ts``: submit ts + latency, the first ts
+#: it may fill at; ``expire_ts``: when a market order waiting for a quote is cancelled;
+#: ``checked``: 0 until its first match attempt (arrival)
+OPEN_DTYPE = np.dtype(
+    [(f, np.int64) for f in ("id", "slot", "side", "type", "flags", "ts", "active_ts")]
+    + [("expire_ts", np.int64), ("checked", np.int64)]
+    + [(f, np.float64) for f in ("price", "size", "remaining")]
+)
+#: a fill waiting to be delivered to ``on_fill`` (``ctx.fq[q]``)
+FILLQ_DTYPE = np.dtype(
+    [(f, np.int64) for f in ("id", "order", "slot", "side")]
+    + [(f, np.float64) for f in ("price", "size", "fee")]
+)
 
 _S = (MAX_SLOTS,)
-_O = (MAX_OPEN,)
-_Q = (MAX_FILLQ,)
-_X = (MAX_OUT,)
 
 CTX_DTYPE = np.dtype(
     [
-        # --- the current event -------------------------------------------------------------
+        # --- the current event (what a quote event writes comes first, in 64 bytes) -------
         ("kind", np.int64),  # EV_START / EV_QUOTE / EV_FILL
         ("ts", np.int64),  # event time, ns
         ("slot", np.int64),  # which subscribed instrument the event is about
-        *[(c, np.float64) for c in EVENT_COLUMNS],
+        *[(c, np.float64) for c in QUOTE_COLUMNS],
+        ("n_events", np.int64),  # quote events delivered
+        ("n_out", np.int64),  # orders the current hook call emitted (also those beyond MAX_OUT)
+        *[(c, np.float64) for c in MORE_COLUMNS],
         ("x", np.float64, (MAX_X,)),  # extra columns the strategy asked for, in its order
         ("liq_bid_used", np.float64),  # displayed size already taken at this event (fill model)
         ("liq_ask_used", np.float64),
@@ -156,48 +176,24 @@ CTX_DTYPE = np.dtype(
         ("open_sell", np.float64, _S),
         ("n_fills", np.int64),
         ("n_orders", np.int64),
-        ("n_events", np.int64),
-        # --- open orders ------------------------------------------------------------------
+        # --- open orders (engine-owned) --------------------------------------------------
         ("n_open", np.int64),
-        ("oo_id", np.int64, _O),
-        ("oo_slot", np.int64, _O),
-        ("oo_side", np.int64, _O),
-        ("oo_type", np.int64, _O),
-        ("oo_flags", np.int64, _O),
-        ("oo_price", np.float64, _O),
-        ("oo_size", np.float64, _O),
-        ("oo_remaining", np.float64, _O),
-        ("oo_ts", np.int64, _O),  # submit time
-        ("oo_active_ts", np.int64, _O),  # submit time + latency: first ts it may fill at
-        ("oo_expire_ts", np.int64, _O),  # market orders waiting for a quote are cancelled then
-        ("oo_checked", np.int64, _O),  # 0 until the first match attempt (arrival)
+        ("oo", OPEN_DTYPE, (MAX_OPEN,)),
         # --- output buffer: orders emitted by the current hook call ----------------------
         ("next_id", np.int64),
-        ("n_out", np.int64),
-        # one row per order, columns O_ID..O_TARGET (ints) and O_PRICE, O_SIZE (floats): two
-        # arrays instead of eight keep the inlined submit() small in every hook
-        ("out_i", np.int64, (MAX_OUT, 6)),
-        ("out_f", np.float64, (MAX_OUT, 2)),
-        ("out_dropped", np.int64),  # orders beyond MAX_OUT in one call (logged as rejected)
+        ("out", OUT_DTYPE, (MAX_OUT,)),
         # --- fills waiting for on_fill, and the fill being delivered ----------------------
         ("n_fq", np.int64),
-        ("fq_id", np.int64, _Q),
-        ("fq_order", np.int64, _Q),
-        ("fq_slot", np.int64, _Q),
-        ("fq_side", np.int64, _Q),
-        ("fq_price", np.float64, _Q),
-        ("fq_size", np.float64, _Q),
-        ("fq_fee", np.float64, _Q),
+        ("fq", FILLQ_DTYPE, (MAX_FILLQ,)),
         ("fill_order", np.int64),
         ("fill_slot", np.int64),
         ("fill_side", np.int64),
         ("fill_price", np.float64),
         ("fill_size", np.float64),
         ("fill_fee", np.float64),
-        # --- engine settings and status -------------------------------------------------
+        # --- engine settings ------------------------------------------------------------
         ("sim", np.int64),  # 1: the engine simulates fills; 0: fills come from a venue
         ("instance", np.int64),  # this instance's row in the run
-        ("status", np.int64),
     ]
 )
 

@@ -13,6 +13,12 @@ Fill model (also in the README):
   open; the rest of a market order is cancelled.
 * Reduce-only orders never increase ``|position|``: capped at fill, cancelled when nothing is left.
 
+Compile time matters here (a cold first backtest compiles all of it). Only small helpers are
+inlined (``inline="always"``: numba copies the callee's IR per block, which gets slow for big
+ones); the others are compiled once, without Python wrappers, and never called with constant
+arguments (numba would compile one copy per constant). Orders and fills are records
+(``ctx.oo[i].price``), which compile to much less code than rows of 2-D arrays.
+
 Usage: called by the generated replay driver (``quantkit.engine.codegen``), not by strategies.
 """
 
@@ -20,9 +26,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from quantkit.engine.accounting import apply_fill, fee_for
+from quantkit.engine.jit import internal
 from quantkit.engine.layout import (
     BUY,
     C_FILL_ID,
@@ -35,14 +43,7 @@ from quantkit.engine.layout import (
     MARKET,
     MAX_FILLQ,
     MAX_OPEN,
-    O_FLAGS,
-    O_ID,
-    O_PRICE,
-    O_SIDE,
-    O_SIZE,
-    O_SLOT,
-    O_TARGET,
-    O_TYPE,
+    MAX_OUT,
     OE_CANCELLED,
     OE_DONE,
     OE_EXPIRED,
@@ -67,8 +68,10 @@ from quantkit.engine.layout import (
     ST_LOG_OVERFLOW,
 )
 
+_KEEP = -1  #: match outcome: the order stays open
 
-@njit(cache=True)
+
+@njit(cache=True, inline="always")
 def log_order(olog, counters, ctx, row, oid, slot, side, otype, flags, price, size, event, reason):
     """Append one order event to the order log."""
     n = counters[C_ORDERS]
@@ -91,77 +94,49 @@ def log_order(olog, counters, ctx, row, oid, slot, side, otype, flags, price, si
     counters[C_ORDERS] = n + 1
 
 
-@njit(cache=True)
-def log_open(olog, counters, ctx, row, i, event, reason):
-    log_order(
-        olog,
-        counters,
-        ctx,
-        row,
-        ctx.oo_id[i],
-        ctx.oo_slot[i],
-        ctx.oo_side[i],
-        ctx.oo_type[i],
-        ctx.oo_flags[i],
-        ctx.oo_price[i],
-        ctx.oo_remaining[i],
-        event,
-        reason,
-    )
-
-
-@njit(cache=True)
-def remove_open(ctx, i):
-    """Remove open order ``i`` keeping the others in time priority."""
-    s = ctx.oo_slot[i]
+@internal
+def close_open(ctx, i, row, event, reason, olog, counters):
+    """Log the end of open order ``i`` (``event``, ``reason``) and remove it, keeping the
+    others in time priority."""
+    o = ctx.oo[i]
+    s = o.slot
+    log_order(olog, counters, ctx, row, o.id, s, o.side, o.type, o.flags, o.price, o.remaining,
+              event, reason)  # fmt: skip
     ctx.open_count[s] -= 1
-    if ctx.oo_side[i] == BUY:
-        ctx.open_buy[s] -= ctx.oo_remaining[i]
+    if o.side == BUY:
+        ctx.open_buy[s] -= o.remaining
     else:
-        ctx.open_sell[s] -= ctx.oo_remaining[i]
+        ctx.open_sell[s] -= o.remaining
+    oo = ctx.oo
     for j in range(i, ctx.n_open - 1):
-        ctx.oo_id[j] = ctx.oo_id[j + 1]
-        ctx.oo_slot[j] = ctx.oo_slot[j + 1]
-        ctx.oo_side[j] = ctx.oo_side[j + 1]
-        ctx.oo_type[j] = ctx.oo_type[j + 1]
-        ctx.oo_flags[j] = ctx.oo_flags[j + 1]
-        ctx.oo_price[j] = ctx.oo_price[j + 1]
-        ctx.oo_size[j] = ctx.oo_size[j + 1]
-        ctx.oo_remaining[j] = ctx.oo_remaining[j + 1]
-        ctx.oo_ts[j] = ctx.oo_ts[j + 1]
-        ctx.oo_active_ts[j] = ctx.oo_active_ts[j + 1]
-        ctx.oo_expire_ts[j] = ctx.oo_expire_ts[j + 1]
-        ctx.oo_checked[j] = ctx.oo_checked[j + 1]
+        oo[j] = oo[j + 1]
     ctx.n_open -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def find_open(ctx, order_id):
     """Index of open order ``order_id`` in ctx, or -1."""
     for i in range(ctx.n_open):
-        if ctx.oo_id[i] == order_id:
+        if ctx.oo[i].id == order_id:
             return i
     return -1
 
 
-@njit(cache=True)
-def _reject_reason(ctx, k):
-    side = ctx.out_i[k, O_SIDE]
-    slot = ctx.out_i[k, O_SLOT]
-    size = ctx.out_f[k, O_SIZE]
+@njit(cache=True, inline="always")
+def _reject_reason(ctx, side, slot, otype, flags, price, size):
+    """Why a new order is rejected, or R_NONE."""
     if side != BUY and side != SELL:
         return R_BAD_SIDE
     if slot < 0 or slot >= ctx.n_slots:
         return R_BAD_SLOT
     if not (size > 0.0 and math.isfinite(size)):
         return R_BAD_SIZE
-    if ctx.out_i[k, O_TYPE] == LIMIT:
-        price = ctx.out_f[k, O_PRICE]
+    if otype == LIMIT:
         if not (price > 0.0 and math.isfinite(price)):
             return R_BAD_PRICE
-    elif ctx.out_i[k, O_TYPE] != MARKET:
+    elif otype != MARKET:
         return R_BAD_PRICE
-    if ctx.out_i[k, O_FLAGS] & REDUCE_ONLY:
+    if flags & REDUCE_ONLY:
         pos = ctx.position[slot]
         if pos == 0.0 or (pos > 0.0) == (side > 0):
             return R_REDUCE_ONLY
@@ -170,84 +145,78 @@ def _reject_reason(ctx, k):
     return R_NONE
 
 
-@njit(cache=True)
-def _open(ctx, k, latency_ns, market_timeout_ns):
+@njit(cache=True, inline="always")
+def _open(ctx, oid, slot, side, otype, flags, price, size, latency_ns, market_timeout_ns):
+    """Append a new open order (the newest in time priority)."""
     i = ctx.n_open
-    slot = ctx.out_i[k, O_SLOT]
-    ctx.oo_id[i] = ctx.out_i[k, O_ID]
-    ctx.oo_slot[i] = slot
-    ctx.oo_side[i] = ctx.out_i[k, O_SIDE]
-    ctx.oo_type[i] = ctx.out_i[k, O_TYPE]
-    ctx.oo_flags[i] = ctx.out_i[k, O_FLAGS]
-    ctx.oo_price[i] = ctx.out_f[k, O_PRICE]
-    ctx.oo_size[i] = ctx.out_f[k, O_SIZE]
-    ctx.oo_remaining[i] = ctx.out_f[k, O_SIZE]
-    ctx.oo_ts[i] = ctx.ts
-    ctx.oo_active_ts[i] = ctx.ts + latency_ns
-    ctx.oo_expire_ts[i] = ctx.ts + latency_ns + market_timeout_ns
-    ctx.oo_checked[i] = 0
+    o = ctx.oo[i]
+    o.id = oid
+    o.slot = slot
+    o.side = side
+    o.type = otype
+    o.flags = flags
+    o.ts = ctx.ts
+    o.active_ts = ctx.ts + latency_ns
+    o.expire_ts = ctx.ts + latency_ns + market_timeout_ns
+    o.checked = 0
+    o.price = price
+    o.size = size
+    o.remaining = size
     ctx.n_open = i + 1
     ctx.open_count[slot] += 1
-    if ctx.out_i[k, O_SIDE] == BUY:
-        ctx.open_buy[slot] += ctx.out_f[k, O_SIZE]
+    if side == BUY:
+        ctx.open_buy[slot] += size
     else:
-        ctx.open_sell[slot] += ctx.out_f[k, O_SIZE]
+        ctx.open_sell[slot] += size
 
 
-@njit(cache=True)
+@internal
 def accept_orders(ctx, row, latency_ns, market_timeout_ns, olog, counters):
     """Move the hook's output buffer into the open orders (or reject / cancel), logging each."""
-    for k in range(ctx.n_out):
-        if ctx.out_i[k, O_TYPE] == CANCEL:
-            i = find_open(ctx, ctx.out_i[k, O_TARGET])
-            if i < 0:
-                log_order(
-                    olog,
-                    counters,
-                    ctx,
-                    row,
-                    ctx.out_i[k, O_TARGET],
-                    -1,
-                    0,
-                    CANCEL,
-                    0,
-                    math.nan,
-                    0.0,
-                    OE_REJECTED,
-                    R_UNKNOWN_ORDER,
-                )
-            else:
-                log_open(olog, counters, ctx, row, i, OE_CANCELLED, R_BY_STRATEGY)
-                remove_open(ctx, i)
-            continue
-        reason = _reject_reason(ctx, k)
-        slot = ctx.out_i[k, O_SLOT]
-        event = OE_NEW if reason == R_NONE else OE_REJECTED
-        log_order(
-            olog,
-            counters,
-            ctx,
-            row,
-            ctx.out_i[k, O_ID],
-            slot if reason != R_BAD_SLOT else -1,
-            ctx.out_i[k, O_SIDE],
-            ctx.out_i[k, O_TYPE],
-            ctx.out_i[k, O_FLAGS],
-            ctx.out_f[k, O_PRICE],
-            ctx.out_f[k, O_SIZE],
-            event,
-            reason,
-        )
-        if reason == R_NONE:
-            _open(ctx, k, latency_ns, market_timeout_ns)
-            ctx.n_orders += 1
+    total = ctx.n_out
     ctx.n_out = 0
-    for _ in range(ctx.out_dropped):
-        log_order(olog, counters, ctx, row, -1, -1, 0, 0, 0, math.nan, 0.0, OE_REJECTED, R_OUT_FULL)
-    ctx.out_dropped = 0
+    for k in range(total):
+        # what the log line says (an order emitted after the buffer was full, by default)
+        oid = -1
+        slot = -1
+        side = 0
+        otype = 0
+        flags = 0
+        price = math.nan
+        size = 0.0
+        event = OE_REJECTED
+        reason = R_OUT_FULL
+        if k < MAX_OUT:
+            q = ctx.out[k]
+            otype = q.type
+            if otype == CANCEL:
+                i = find_open(ctx, q.target)
+                if i >= 0:
+                    why = np.int64(R_BY_STRATEGY)  # not a constant: one compiled close_open
+                    close_open(ctx, i, row, np.int64(OE_CANCELLED), why, olog, counters)
+                    continue
+                oid = q.target
+                reason = R_UNKNOWN_ORDER
+            else:
+                oid = q.id
+                slot = q.slot
+                side = q.side
+                flags = q.flags
+                price = q.price
+                size = q.size
+                reason = _reject_reason(ctx, side, slot, otype, flags, price, size)
+                if reason == R_NONE:
+                    _open(ctx, oid, slot, side, otype, flags, price, size, latency_ns,
+                          market_timeout_ns)  # fmt: skip
+                    ctx.n_orders += 1
+                    event = OE_NEW
+                elif reason == R_BAD_SLOT:
+                    slot = -1
+        log_order(olog, counters, ctx, row, oid, slot, side, otype, flags, price, size, event,
+                  reason)  # fmt: skip
 
 
-@njit(cache=True)
+@internal
 def record_fill(ctx, row, oid, slot, side, price, size, fee, maker, flog, counters):
     """Apply a fill to the account, log it and queue it for ``on_fill``."""
     apply_fill(ctx, slot, side, price, size, fee)
@@ -273,121 +242,96 @@ def record_fill(ctx, row, oid, slot, side, price, size, fee, maker, flog, counte
         rec.position = ctx.position[slot]
         rec.realized = ctx.realized[slot]
         counters[C_FILLS] = n + 1
-    q = ctx.n_fq
-    if q >= MAX_FILLQ:
+    nq = ctx.n_fq
+    if nq >= MAX_FILLQ:
         counters[C_STATUS] = ST_FILLQ_OVERFLOW
         return
-    ctx.fq_id[q] = fid
-    ctx.fq_order[q] = oid
-    ctx.fq_slot[q] = slot
-    ctx.fq_side[q] = side
-    ctx.fq_price[q] = price
-    ctx.fq_size[q] = size
-    ctx.fq_fee[q] = fee
-    ctx.n_fq = q + 1
+    f = ctx.fq[nq]
+    f.id = fid
+    f.order = oid
+    f.slot = slot
+    f.side = side
+    f.price = price
+    f.size = size
+    f.fee = fee
+    ctx.n_fq = nq + 1
 
 
-@njit(cache=True)
-def _fill_open(ctx, i, row, price, qty, bps, maker, flog, counters):
-    slot = ctx.oo_slot[i]
-    side = ctx.oo_side[i]
-    ctx.oo_remaining[i] -= qty
+@internal
+def _match_one(ctx, i, t, fee_maker_bps, fee_taker_bps, row, flog, counters):
+    """Try to fill open order ``i`` at this event; returns (event, reason) to close it with, or
+    (_KEEP, R_NONE) when it stays open."""
+    o = ctx.oo[i]
+    slot = o.slot
+    side = o.side
     if side == BUY:
+        touch = ctx.ask
+        size = ctx.ask_size
+        used = ctx.liq_ask_used
+    else:
+        touch = ctx.bid
+        size = ctx.bid_size
+        used = ctx.liq_bid_used
+    avail = math.inf if math.isnan(size) else size - used
+    has_touch = not math.isnan(touch) and avail > 0.0
+    first = o.checked == 0
+    o.checked = 1
+    is_market = o.type == MARKET
+    if is_market:
+        # past its deadline a waiting market order is gone, even if this event has a touch
+        if t > o.expire_ts or (not has_touch and t >= o.expire_ts):
+            return OE_EXPIRED, R_MARKET_REST
+        if not has_touch:
+            return _KEEP, R_NONE
+        price = touch
+        maker = 0
+    else:
+        limit = o.price
+        would_cross = not math.isnan(touch) and (touch <= limit if side == BUY else touch >= limit)
+        if first and o.flags & POST_ONLY and would_cross:
+            return OE_REJECTED, R_POST_ONLY_CROSS
+        if not (has_touch and would_cross):
+            return _KEEP, R_NONE
+        price = touch if first else limit
+        maker = 0 if first else 1
+    qty = avail if avail < o.remaining else o.remaining  # min(), without compiling min
+    if o.flags & REDUCE_ONLY:
+        pos = ctx.position[slot]
+        room = abs(pos) if (pos > 0.0) != (side > 0) else 0.0
+        if room <= 0.0:
+            return OE_CANCELLED, R_REDUCE_ONLY
+        qty = room if room < qty else qty
+    if side == BUY:
+        ctx.liq_ask_used += qty
         ctx.open_buy[slot] -= qty
     else:
+        ctx.liq_bid_used += qty
         ctx.open_sell[slot] -= qty
-    fee = fee_for(ctx, slot, price, qty, bps)
-    record_fill(ctx, row, ctx.oo_id[i], slot, side, price, qty, fee, maker, flog, counters)
+    o.remaining -= qty
+    fee = fee_for(ctx, slot, price, qty, fee_taker_bps if maker == 0 else fee_maker_bps)
+    record_fill(ctx, row, o.id, slot, side, price, qty, fee, maker, flog, counters)
+    if o.remaining <= 0.0:
+        return OE_DONE, R_NONE
+    if is_market:
+        return OE_CANCELLED, R_MARKET_REST
+    return _KEEP, R_NONE
 
 
-@njit(cache=True)
-def _available(size, used):
-    if math.isnan(size):
-        return math.inf
-    return size - used
-
-
-@njit(cache=True)
+@internal
 def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counters):
     """Match the active open orders of ``slot`` against the current event's quote."""
     t = ctx.ts
-    bid = ctx.bid
-    ask = ctx.ask
-    i = 0
+    i = np.int64(0)  # not a constant: close_open is compiled once, for int64
     while i < ctx.n_open:
-        if ctx.oo_slot[i] != slot or ctx.oo_active_ts[i] > t:
+        o = ctx.oo[i]
+        if o.slot != slot or o.active_ts > t:
             i += 1
             continue
-        side = ctx.oo_side[i]
-        if side == BUY:
-            touch = ask
-            avail = _available(ctx.ask_size, ctx.liq_ask_used)
-        else:
-            touch = bid
-            avail = _available(ctx.bid_size, ctx.liq_bid_used)
-        has_touch = not math.isnan(touch) and avail > 0.0
-        first = ctx.oo_checked[i] == 0
-        ctx.oo_checked[i] = 1
-        if ctx.oo_type[i] == MARKET:
-            # past its deadline a waiting market order is gone, even if this event has a touch
-            expire = ctx.oo_expire_ts[i]
-            if t > expire or (not has_touch and t >= expire):
-                log_open(olog, counters, ctx, row, i, OE_EXPIRED, R_MARKET_REST)
-                remove_open(ctx, i)
-                continue
-            if not has_touch:
-                i += 1
-                continue
-            price = touch
-            maker = 0
-        else:
-            limit = ctx.oo_price[i]
-            crosses = has_touch and (touch <= limit if side == BUY else touch >= limit)
-            if first and ctx.oo_flags[i] & POST_ONLY:
-                would_cross = not math.isnan(touch) and (
-                    touch <= limit if side == BUY else touch >= limit
-                )
-                if would_cross:
-                    log_open(olog, counters, ctx, row, i, OE_REJECTED, R_POST_ONLY_CROSS)
-                    remove_open(ctx, i)
-                    continue
-            if not crosses:
-                i += 1
-                continue
-            price = touch if first else limit
-            maker = 0 if first else 1
-        qty = min(ctx.oo_remaining[i], avail)
-        if ctx.oo_flags[i] & REDUCE_ONLY:
-            pos = ctx.position[slot]
-            room = abs(pos) if (pos > 0.0) != (side > 0) else 0.0
-            if room <= 0.0:
-                log_open(olog, counters, ctx, row, i, OE_CANCELLED, R_REDUCE_ONLY)
-                remove_open(ctx, i)
-                continue
-            qty = min(qty, room)
-        if side == BUY:
-            ctx.liq_ask_used += qty
-        else:
-            ctx.liq_bid_used += qty
-        _fill_open(
-            ctx,
-            i,
-            row,
-            price,
-            qty,
-            fee_taker_bps if maker == 0 else fee_maker_bps,
-            maker,
-            flog,
-            counters,
-        )
-        if ctx.oo_remaining[i] <= 0.0:
-            log_open(olog, counters, ctx, row, i, OE_DONE, R_NONE)
-            remove_open(ctx, i)
-        elif ctx.oo_type[i] == MARKET:
-            log_open(olog, counters, ctx, row, i, OE_CANCELLED, R_MARKET_REST)
-            remove_open(ctx, i)
-        else:
+        event, reason = _match_one(ctx, i, t, fee_maker_bps, fee_taker_bps, row, flog, counters)
+        if event == _KEEP:
             i += 1
+        else:
+            close_open(ctx, i, row, event, reason, olog, counters)
 
 
 @njit(cache=True)
@@ -398,6 +342,5 @@ def external_cancel(ctxs, j, t, row, order_id, event, reason, olog, counters):
     if i < 0:
         return 0
     ctx.ts = t
-    log_open(olog, counters, ctx, row, i, event, reason)
-    remove_open(ctx, i)
+    close_open(ctx, i, row, event, reason, olog, counters)
     return 1

@@ -24,79 +24,82 @@ from quantkit.engine.layout import BUY, CANCEL, LIMIT, MARKET, MAX_OUT, POST_ONL
 from quantkit.errors import ConfigError, did_you_mean
 
 # --------------------------------------------------------------------------- jitted helpers
+# ``inline="always"``: numba inlines them into the calling kernel (no separate compilation per
+# call signature); the driver checks ``ctx.n_out`` after every hook call.
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def submit(ctx, slot, side, otype, price, size, flags=0):
     """Queue an order for the engine; returns its id, or -1 if this call emitted too many."""
     n = ctx.n_out
+    ctx.n_out = n + 1  # rows beyond MAX_OUT are only counted (the engine logs them as rejected)
     if n >= MAX_OUT:
-        ctx.out_dropped += 1
         return -1
     oid = ctx.next_id
     ctx.next_id = oid + 1
-    ctx.out_i[n, 0] = oid
-    ctx.out_i[n, 1] = slot
-    ctx.out_i[n, 2] = side
-    ctx.out_i[n, 3] = otype
-    ctx.out_i[n, 4] = flags
-    ctx.out_i[n, 5] = -1
-    ctx.out_f[n, 0] = price
-    ctx.out_f[n, 1] = size
-    ctx.n_out = n + 1
+    o = ctx.out[n]
+    o.id = oid
+    o.slot = slot
+    o.side = side
+    o.type = otype
+    o.flags = flags
+    o.target = -1
+    o.price = price
+    o.size = size
     return oid
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def buy_market(ctx, slot, size):
     """Market buy ``size`` of ``slot``; returns the order id."""
     return submit(ctx, slot, BUY, MARKET, math.nan, size, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sell_market(ctx, slot, size):
     """Market sell ``size`` of ``slot``; returns the order id."""
     return submit(ctx, slot, SELL, MARKET, math.nan, size, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def buy_limit(ctx, slot, price, size, flags=0):
     """Limit buy; ``flags`` may be ``POST_ONLY | REDUCE_ONLY``; returns the order id."""
     return submit(ctx, slot, BUY, LIMIT, price, size, flags)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sell_limit(ctx, slot, price, size, flags=0):
     """Limit sell; ``flags`` may be ``POST_ONLY | REDUCE_ONLY``; returns the order id."""
     return submit(ctx, slot, SELL, LIMIT, price, size, flags)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cancel(ctx, order_id):
     """Ask the engine to cancel open order ``order_id``; returns 0, or -1 if the buffer is full."""
     n = ctx.n_out
-    if n >= MAX_OUT:
-        ctx.out_dropped += 1
-        return -1
-    ctx.out_i[n, 0] = -1
-    ctx.out_i[n, 1] = -1
-    ctx.out_i[n, 2] = 0
-    ctx.out_i[n, 3] = CANCEL
-    ctx.out_i[n, 4] = 0
-    ctx.out_i[n, 5] = order_id
-    ctx.out_f[n, 0] = math.nan
-    ctx.out_f[n, 1] = 0.0
     ctx.n_out = n + 1
+    if n >= MAX_OUT:
+        return -1
+    o = ctx.out[n]
+    o.id = -1
+    o.slot = -1
+    o.side = 0
+    o.type = CANCEL
+    o.flags = 0
+    o.target = order_id
+    o.price = math.nan
+    o.size = 0.0
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cancel_all(ctx, slot):
     """Cancel every open order of ``slot`` (all slots when ``slot`` < 0); returns how many."""
     k = 0
     for i in range(ctx.n_open):
-        if slot < 0 or ctx.oo_slot[i] == slot:
-            if cancel(ctx, ctx.oo_id[i]) == 0:
+        o = ctx.oo[i]
+        if slot < 0 or o.slot == slot:
+            if cancel(ctx, o.id) == 0:
                 k += 1
     return k
 

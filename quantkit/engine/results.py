@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from quantkit.engine.accounting import slot_unrealized, to_usd
+from quantkit.engine.accounting import slot_delta, slot_unrealized, to_usd
 from quantkit.engine.group import StrategyGroup
 from quantkit.engine.layout import (
     EQUITY_LOG_DTYPE,
@@ -113,25 +113,26 @@ def _frame(groups: list[StrategyGroup], attr: str, dtype: np.dtype) -> np.ndarra
 def _summarize(
     g: StrategyGroup, j: int, label: str, orders: np.ndarray, fills: np.ndarray, equity: np.ndarray
 ) -> dict[str, Any]:
-    ctx = g.ctxs[j]
+    ctx = _Fields(g.ctxs[j])
     slots = g.slots[j]
     me = g.first_instance + j
     eq = equity[equity["instance"] == me]
-    realized = sum(to_usd(ctx, s, ctx["realized"][s]) for s in range(len(slots)))
-    unrealized = sum(to_usd(ctx, s, slot_unrealized(ctx, s)) for s in range(len(slots)))
-    fees = sum(to_usd(ctx, s, ctx["fees"][s]) for s in range(len(slots)))
+    n = range(len(slots))
+    realized = sum(_to_usd(ctx, s, ctx.realized[s]) for s in n)
+    unrealized = sum(_to_usd(ctx, s, _unrealized(ctx, s)) for s in n)
+    fees = sum(_to_usd(ctx, s, ctx.fees[s]) for s in n)
     return {
         "name": label,
         "strategy": g.strategy.name,
         "instruments": list(slots),
         "params": g.params_of(j),
-        "events": int(ctx["n_events"]),
+        "events": int(ctx.n_events),
         "orders": int(np.count_nonzero((orders["instance"] == me) & (orders["event"] == OE_NEW))),
         "fills": int(np.count_nonzero(fills["instance"] == me)),
         "realized_pnl": float(realized),
         "unrealized_pnl": float(unrealized),
         "fees": float(fees),
-        "positions": {slots[s]: float(ctx["position"][s]) for s in range(len(slots))},
+        "positions": {slots[s]: float(ctx.position[s]) for s in n},
         "max_drawdown": max_drawdown(eq["equity_usd"]),
         "sharpe": sharpe(eq["equity_usd"], g.settings.sample_ns),
         "pnl_by_currency": _by_currency(ctx, slots),
@@ -159,33 +160,50 @@ def sharpe(equity: np.ndarray, sample_ns: int) -> float:
     return float(np.mean(steps) / sd * math.sqrt(YEAR_NS / sample_ns))
 
 
-def _by_currency(ctx: np.void, slots: tuple[str, ...]) -> dict[str, dict[str, float]]:
+class _Fields:
+    """A ctx record whose fields read as Python numbers (``ctx.position[s]``), so that the
+    kernels' accounting functions run uncompiled (``.py_func``): same IEEE arithmetic, same
+    ZeroDivisionError, and nothing to compile for a report."""
+
+    def __init__(self, record: np.void) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._record[name].tolist()
+        setattr(self, name, value)
+        return value
+
+
+_to_usd = to_usd.py_func
+_unrealized = slot_unrealized.py_func
+_delta = slot_delta.py_func
+
+
+def _by_currency(ctx: _Fields, slots: tuple[str, ...]) -> dict[str, dict[str, float]]:
     from quantkit.engine.facts import facts_for
 
     out: dict[str, dict[str, float]] = {}
     for s, name in enumerate(slots):
-        kind = int(ctx["inst_kind"][s])
+        kind = int(ctx.inst_kind[s])
         cur = "USD" if kind == LINEAR else facts_for(name).underlying
         acc = out.setdefault(cur, {"realized": 0.0, "unrealized": 0.0, "fees": 0.0})
-        acc["realized"] += float(ctx["realized"][s])
-        acc["unrealized"] += float(slot_unrealized(ctx, s))
-        acc["fees"] += float(ctx["fees"][s])
+        acc["realized"] += float(ctx.realized[s])
+        acc["unrealized"] += float(_unrealized(ctx, s))
+        acc["fees"] += float(ctx.fees[s])
     return out
 
 
-def _greeks(ctx: np.void, n: int) -> dict[str, float]:
-    from quantkit.engine.accounting import slot_delta
-
+def _greeks(ctx: _Fields, n: int) -> dict[str, float]:
     out = {"delta": 0.0, "gamma": 0.0, "vega": 0.0, "theta": 0.0}
     for s in range(n):
-        pos = float(ctx["position"][s])
+        pos = float(ctx.position[s])
         if pos == 0.0:
             continue
-        d = float(slot_delta(ctx, s))
+        d = float(_delta(ctx, s))
         out["delta"] += 0.0 if math.isnan(d) else d
-        if int(ctx["is_call"][s]) >= 0:
+        if int(ctx.is_call[s]) >= 0:
             for g in ("gamma", "vega", "theta"):
-                v = float(ctx[f"q_{g}"][s])
+                v = float(getattr(ctx, f"q_{g}")[s])
                 out[g] += 0.0 if math.isnan(v) else pos * v
     return out
 

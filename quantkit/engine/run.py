@@ -21,9 +21,8 @@ import numpy as np
 
 from quantkit.data.schema import OPTIONAL_FLOAT, REQUIRED_FLOAT
 from quantkit.engine.columns import EventColumns
-from quantkit.engine.events import sample_equity
 from quantkit.engine.group import StrategyGroup
-from quantkit.engine.layout import C_STATUS, EVENT_COLUMNS
+from quantkit.engine.layout import C_STATUS, EVENT_COLUMNS, MORE_COLUMNS
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import StrategyConfig
 from quantkit.errors import ConfigError, KernelError
@@ -39,7 +38,11 @@ class Engine:
         settings: EngineSettings | None = None,
         float_columns: Sequence[str] = (),
         sim: bool = True,
+        more: bool | None = None,
     ) -> None:
+        """``float_columns``: the data's numeric columns; ``more``: whether events carry any of
+        ``layout.MORE_COLUMNS`` (None: those of ``float_columns`` the run needs; the step API
+        passes True). Without them the drivers are compiled without that code."""
         if not configs:
             raise ConfigError("no strategies to run: give at least one")
         self.settings = settings or EngineSettings()
@@ -61,7 +64,12 @@ class Engine:
             order.extend(cfgs)
             first += len(cfgs)
         self.configs = order
+        needed = self.columns_needed()
+        if more is None:
+            more = any(c in float_columns and c in needed for c in MORE_COLUMNS)
+        self.more = more
         for g in self.groups:
+            g.more = more
             g.warm()
         self.rows = 0
         self.last_ts: int | None = None
@@ -90,7 +98,8 @@ class Engine:
             g.start(t0)
 
     def feed(self, ts: np.ndarray, code: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
-        """Advance every strategy over one batch (ts int64, code int32, float64 columns)."""
+        """Advance every strategy over one batch (ts int64, code int32, float64 columns; of
+        ``layout.MORE_COLUMNS`` only those are read when ``more`` is set)."""
         n = len(ts)
         if n == 0:
             return
@@ -104,7 +113,7 @@ class Engine:
         """Take the closing equity sample and flush every log."""
         if self.last_ts is not None:
             for g in self.groups:
-                sample_equity(g.ctxs, self.last_ts, g.elog, g.counters)
+                g.close(self.last_ts)
                 if g.counters[C_STATUS]:
                     raise KernelError("equity log overflow at the end of the run")
         for g in self.groups:

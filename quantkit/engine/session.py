@@ -77,7 +77,7 @@ class Session:
         sim: bool = True,
         columns: Sequence[str] = (),
     ) -> None:
-        self.engine = Engine(configs, instruments, settings, tuple(columns), sim=sim)
+        self.engine = Engine(configs, instruments, settings, tuple(columns), sim=sim, more=True)
         self.labels = [c.name for c in self.engine.configs]
         self._codes = {name: i for i, name in enumerate(self.engine.instruments)}
         self._seen_orders = [0] * len(self.engine.groups)
@@ -185,9 +185,9 @@ class Session:
 
     @staticmethod
     def _order_slot(ctx: np.void, order_id: int) -> tuple[int, int]:
-        for i in range(int(ctx["n_open"])):
-            if int(ctx["oo_id"][i]) == order_id:
-                return int(ctx["oo_slot"][i]), int(ctx["oo_side"][i])
+        for o in ctx["oo"][: int(ctx["n_open"])]:
+            if int(o["id"]) == order_id:
+                return int(o["slot"]), int(o["side"])
         return -1, 0
 
     def _new_orders(self) -> list[OrderEvent]:

@@ -1,0 +1,127 @@
+"""The generated driver: hook inlining, the loop variants, and what a hook call may emit.
+
+The fast loop calls an inlined copy of ``on_quote``; hooks compiled with options of their own
+are called instead, and must run the same. Engines read the optional event columns only when
+the run needs them; the output buffer takes 16 orders per hook call and logs the rest.
+
+Usage: ``pytest tests/test_engine_driver.py``
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from numba import njit
+from polars.testing import assert_frame_equal
+from test_engine_fills import CMD_COLUMNS, market, run_ticks, scripted, tick
+
+import quantkit as qk
+from quantkit.engine import BUY, SELL, buy_market, sell_market
+from quantkit.engine.group import _uint32
+from quantkit.engine.hooks import inlined
+from quantkit.engine.layout import MAX_OUT
+from quantkit.engine.run import Engine
+from quantkit.engine.settings import EngineSettings
+from quantkit.strategies.momentum import momentum_on_quote
+
+# --------------------------------------------------------------------------- hook inlining
+
+
+@njit(cache=True)
+def flip_on_quote(ctx, p, s):
+    """Every ``every``-th quote of a slot: buy when flat, else sell the position."""
+    i = ctx.slot
+    s.seen[i] += 1
+    if s.seen[i] % p.every == 0:
+        if ctx.position[i] == 0.0:
+            buy_market(ctx, i, p.size)
+        else:
+            sell_market(ctx, i, ctx.position[i])
+
+
+@njit(cache=True, error_model="numpy")
+def flip_numpy_on_quote(ctx, p, s):
+    """The same rules compiled with options of its own: the driver calls it, not a copy."""
+    i = ctx.slot
+    s.seen[i] += 1
+    if s.seen[i] % p.every == 0:
+        if ctx.position[i] == 0.0:
+            buy_market(ctx, i, p.size)
+        else:
+            sell_market(ctx, i, ctx.position[i])
+
+
+def _flip(hook: object) -> qk.Strategy:
+    return qk.Strategy(
+        "flip", hook, params={"every": 7, "size": 1.5}, state=[("seen", "i8", (64,))]
+    )
+
+
+def test_plain_hooks_are_inlined_and_others_called_as_they_are() -> None:
+    copy = inlined(momentum_on_quote)
+    assert copy is not momentum_on_quote
+    assert copy.py_func is momentum_on_quote.py_func
+    assert copy.targetoptions["inline"] == "always"
+    assert inlined(flip_numpy_on_quote) is flip_numpy_on_quote
+    assert inlined(flip_on_quote.py_func) is flip_on_quote.py_func  # not jitted: left alone
+
+
+def test_a_called_hook_runs_the_same_as_an_inlined_one(engine_synth: Path) -> None:
+    runs = [
+        qk.backtest(engine_synth, [_flip(hook)()], latency_ms=0.2, fee_bps_taker=2.0)
+        for hook in (flip_on_quote, flip_numpy_on_quote)
+    ]
+    assert runs[0].fills.height > 100
+    for name in ("fills", "orders", "equity", "summary"):
+        assert_frame_equal(getattr(runs[0], name), getattr(runs[1], name), check_exact=True)
+
+
+# --------------------------------------------------------------------------- loop inputs
+
+
+def test_optional_columns_are_read_only_when_the_run_needs_them(engine_synth: Path) -> None:
+    scan = qk.data.scan(engine_synth)
+    floats = ("bid", "ask", "bid_size", "ask_size", "last", "last_size", *CMD_COLUMNS)
+    settings = EngineSettings()
+    # momentum needs bid and ask only; the scripted strategy declares no needs: all columns
+    assert not Engine([qk.strategies.momentum()], scan.instruments, settings, floats).more
+    assert Engine([scripted()], scan.instruments, settings, floats).more
+    assert not Engine([scripted()], scan.instruments, settings, CMD_COLUMNS).more
+    # the step API may get any field with any quote
+    session = qk.Session([qk.strategies.momentum()], instruments=scan.instruments)
+    assert session.engine.more
+
+
+def test_instrument_codes_become_unsigned_without_a_copy() -> None:
+    code = np.array([0, 2, 1], dtype=np.int32)
+    view = _uint32(code)
+    assert view.dtype == np.uint32 and np.shares_memory(view, code)
+    assert view.tolist() == [0, 2, 1]
+    wide = _uint32(np.array([3, 0], dtype=np.int64))
+    assert wide.dtype == np.uint32 and wide.tolist() == [3, 0]
+    strided = _uint32(np.arange(6, dtype=np.int32)[::2])
+    assert strided.flags.c_contiguous and strided.tolist() == [0, 2, 4]
+
+
+# --------------------------------------------------------------------------- output buffer
+
+
+def test_orders_beyond_the_buffer_are_logged_as_rejected_after_the_others(
+    tmp_path: Path,
+) -> None:
+    extra = 4
+    res = run_ticks(tmp_path / "t.parquet", [
+        tick(1, 99.0, 101.0, 100, 100, cmd=market(BUY, 1, repeat=MAX_OUT + extra)),
+        tick(2, 99.0, 101.0, 100, 100, cmd=market(SELL, 1)),  # ids continue after the 16
+    ])  # fmt: skip
+    # accepted first (then filled at the touch), the rest rejected without an id
+    first = res.orders.filter(pl.col("ts") == 1).head(MAX_OUT + extra)
+    assert first["event"].to_list() == ["new"] * MAX_OUT + ["rejected"] * extra
+    assert first["order_id"].to_list() == list(range(MAX_OUT)) + [-1] * extra
+    assert set(first.tail(extra)["reason"]) == {f"more than {MAX_OUT} orders in one hook call"}
+    assert res.fills.filter(pl.col("ts") == 1).height == MAX_OUT
+    [sell] = res.fills.filter(pl.col("ts") == 2).to_dicts()
+    assert sell["order_id"] == MAX_OUT and sell["side"] == "sell"
+    assert res.strategies[0]["positions"]["X"] == MAX_OUT - 1
