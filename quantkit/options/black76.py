@@ -43,6 +43,7 @@ Usage::
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -215,6 +216,18 @@ def black76(forward: float, strike: float, t: float, vol: float, kind: str) -> G
     return Greeks(*b76_greeks(f, k, years, sigma, is_call))
 
 
+def broadcast_flat(*values: Any) -> tuple[tuple[int, ...], list[np.ndarray]]:
+    """Broadcast the inputs (float64; the last one bool), return the shape and flat C copies.
+
+    Usage: ``shape, (f, k, t, v, c) = broadcast_flat(fwd, strikes, t, vols, is_call)``
+    """
+    *floats, flag = values
+    arrays = np.broadcast_arrays(
+        *(np.asarray(v, dtype=np.float64) for v in floats), np.asarray(flag, dtype=np.bool_)
+    )
+    return arrays[0].shape, [np.array(a, order="C").ravel() for a in arrays]  # writeable for numba
+
+
 def black76_vec(
     forward: npt.ArrayLike,
     strike: npt.ArrayLike,
@@ -228,15 +241,7 @@ def black76_vec(
 
         ga = qk.options.black76_vec(fwd, strikes, t, vols, is_call=True); ga.vega
     """
-    arrays = np.broadcast_arrays(
-        np.asarray(forward, dtype=np.float64),
-        np.asarray(strike, dtype=np.float64),
-        np.asarray(t, dtype=np.float64),
-        np.asarray(vol, dtype=np.float64),
-        np.asarray(is_call, dtype=np.bool_),
-    )
-    shape = arrays[0].shape
-    flat = [np.array(a, order="C").ravel() for a in arrays]  # writeable copies for numba
+    shape, flat = broadcast_flat(forward, strike, t, vol, is_call)
     out = np.empty((5, flat[0].size), dtype=np.float64)
     _greeks_loop(flat[0], flat[1], flat[2], flat[3], flat[4], out)
     return GreeksArrays(*(row.reshape(shape) for row in out))

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from quantkit.options.black76 import intrinsic, norm_pdf, time_value
+from quantkit.options.black76 import broadcast_flat, intrinsic, norm_pdf, time_value
 from quantkit.options.greeks import FloatArray, check_finite, parse_kind
 
 _MAX_ITER = 200
@@ -132,15 +132,7 @@ def implied_vol_vec(
 
         vols = qk.options.implied_vol_vec(usd_prices, fwd, strikes, t, is_call)
     """
-    arrays = np.broadcast_arrays(
-        np.asarray(price, dtype=np.float64),
-        np.asarray(forward, dtype=np.float64),
-        np.asarray(strike, dtype=np.float64),
-        np.asarray(t, dtype=np.float64),
-        np.asarray(is_call, dtype=np.bool_),
-    )
-    shape = arrays[0].shape
-    flat = [np.array(a, order="C").ravel() for a in arrays]  # writeable copies for numba
+    shape, flat = broadcast_flat(price, forward, strike, t, is_call)
     out = np.empty(flat[0].size, dtype=np.float64)
     _iv_loop(flat[0], flat[1], flat[2], flat[3], flat[4], out)
     return out.reshape(shape)
