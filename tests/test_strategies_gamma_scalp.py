@@ -54,6 +54,10 @@ def test_delta_from_mark_iv_when_the_data_has_no_delta(
     assert abs(computed.height - with_col.height) <= 2
     assert computed["ts"][0] == with_col["ts"][0]
     assert np.isclose(computed["size"][0], with_col["size"][0], rtol=0.01, atol=10)
+    # the engine's own portfolio delta falls back to Black-76 as well: the band holds
+    band = seed_configs()[0].params["delta_band"]
+    assert res.equity["delta"].is_finite().all()
+    assert res.equity["delta"].abs().max() <= band
 
 
 def test_min_rehedge_interval_is_respected(bundled_sample: Path) -> None:

@@ -25,7 +25,10 @@ import math
 
 from numba import njit
 
-from quantkit.engine.layout import COIN_QUOTED, INVERSE, LINEAR
+from quantkit.engine.layout import INVERSE, LINEAR
+from quantkit.options.black76 import b76_delta
+
+YEAR_NS = 365.0 * 86_400.0 * 1e9
 
 
 @njit(cache=True, inline="always")
@@ -112,18 +115,26 @@ def to_usd(ctx, slot, amount):
 
 @njit(cache=True, inline="always")
 def slot_delta(ctx, slot):
-    """Delta of the slot's position in units of its underlying (coin for Deribit)."""
+    """Delta of the slot's position in units of its underlying (coin for Deribit).
+
+    Options use the data's ``delta`` column, else Black-76 from ``mark_iv`` (NaN without it).
+    """
     pos = ctx.position[slot]
     if pos == 0.0:
         return 0.0
-    kind = ctx.inst_kind[slot]
-    if kind == INVERSE:
+    if ctx.inst_kind[slot] == INVERSE:
         return pos / ctx.q_mid[slot]
-    if kind == COIN_QUOTED:
-        return pos * ctx.q_delta[slot]
-    if ctx.is_call[slot] >= 0:
-        return pos * ctx.q_delta[slot]
-    return pos
+    if ctx.is_call[slot] < 0:
+        return pos
+    delta = ctx.q_delta[slot]
+    if math.isnan(delta):  # no delta column: Black-76 from mark_iv (percent) and the forward
+        fwd = ctx.q_underlying[slot]
+        iv = ctx.q_iv[slot]
+        if math.isnan(fwd) or math.isnan(iv):
+            return math.nan
+        t = max(ctx.expiry_ns[slot] - ctx.ts, 0) / YEAR_NS
+        delta = b76_delta(fwd, ctx.strike[slot], t, iv / 100.0, ctx.is_call[slot] == 1)
+    return pos * delta
 
 
 @njit(cache=True, inline="always")

@@ -27,43 +27,10 @@ import math
 
 from numba import njit
 
-from quantkit.engine.layout import INVERSE, MAX_SLOTS
+from quantkit.engine.accounting import portfolio_delta
+from quantkit.engine.layout import INVERSE
 from quantkit.engine.orders import buy_market, submit
 from quantkit.engine.strategy import Strategy
-from quantkit.options.black76 import b76_delta
-
-YEAR_NS = 365.0 * 86_400.0 * 1e9
-
-
-@njit(cache=True)
-def _option_delta(ctx, i):
-    if not math.isnan(ctx.q_delta[i]):
-        return ctx.q_delta[i]
-    fwd = ctx.q_underlying[i]
-    iv = ctx.q_iv[i]
-    if math.isnan(fwd) or math.isnan(iv):
-        return math.nan
-    t = max(ctx.expiry_ns[i] - ctx.ts, 0) / YEAR_NS
-    return b76_delta(fwd, ctx.strike[i], t, iv / 100.0, ctx.is_call[i] == 1)
-
-
-@njit(cache=True)
-def portfolio_delta_coin(ctx, s, hedge):
-    """Portfolio delta in coin from the strategy's view (NaN while a needed delta is unknown)."""
-    total = 0.0
-    for i in range(ctx.n_slots):
-        pos = ctx.position[i]
-        if i == hedge:
-            if pos != 0.0:
-                if ctx.inst_kind[i] == INVERSE:
-                    total += pos / ctx.q_mid[i]
-                else:
-                    total += pos
-        elif pos != 0.0:
-            d = _option_delta(ctx, i)
-            s.delta[i] = d
-            total += pos * d
-    return total
 
 
 @njit(cache=True)
@@ -84,7 +51,7 @@ def gamma_scalp_on_quote(ctx, p, s):
     for k in range(ctx.n_slots):
         if k != hedge and ctx.open_count[k] > 0:
             return
-    delta = portfolio_delta_coin(ctx, s, hedge)
+    delta = portfolio_delta(ctx, -1)  # options + hedge, in coin
     s.last_delta = delta
     if math.isnan(delta) or abs(delta) <= p.delta_band:
         return
@@ -114,7 +81,6 @@ gamma_scalp = Strategy(
         "min_rehedge_interval_ms": 0.0,
     },
     state=[
-        ("delta", "f8", (MAX_SLOTS,)),
         ("last_hedge_ts", "i8"),
         ("hedged_once", "i8"),
         ("n_hedges", "i8"),
