@@ -66,6 +66,7 @@ def test_inverse_long_with_harmonic_entry(tmp_path: Path) -> None:
     assert s["greeks"]["delta"] == pytest.approx(1_500 / 48_000)  # coin
     last = out["res"].equity.row(-1, named=True)
     assert last["equity"] == pytest.approx(140 + 120 - 1.28)
+    assert last["delta"] == pytest.approx(1_500 / 48_000)  # the driver without option code
 
 
 def test_inverse_short_then_flip_long(tmp_path: Path) -> None:
@@ -135,6 +136,7 @@ def test_option_greeks_are_position_weighted(tmp_path: Path) -> None:
              cmd=market(BUY, 3), **greeks),
     ])  # fmt: skip
     assert out["summary"]["greeks"] == pytest.approx({k: 3 * v for k, v in greeks.items()})
+    assert out["res"].equity["delta"][-1] == pytest.approx(3 * 0.4)  # the driver with options
 
 
 # --------------------------------------------------------------------------- properties

@@ -95,16 +95,16 @@ def _slow(ctx, p, st, mode, row, settings, olog, flog, counters):
 
 @njit(cache=CACHE, no_cfunc_wrapper=True)
 def replay_one(ts, code, quote, more, has_more, extras, slot_of, ctxs, params, states, settings,
-               olog, flog, elog, counters, r, margin, close):
+               olog, flog, elog, counters, r, margin, close, options):
     """Replay a batch from row ``r`` through the group's only instance, whose slot of
     instrument ``c`` is ``slot_of[c]`` (-1: not subscribed). ``code`` is uint32 (no negative
     index handling); ``more`` the optional event columns (loaded when ``has_more``) and
     ``extras`` the strategy's extra columns: None when absent, their code then compiled out.
     Returns the row to resume at: ``len(ts)`` when the batch is done; otherwise the logs need
     flushing (or a status is set). With ``close`` it only takes the closing equity sample, at
-    ``ts[0]``."""
+    ``ts[0]``. ``options`` is None when no slot is an option (see ``sample_equity``)."""
     if close:
-        sample_equity(ctxs, ts[0], elog, counters)
+        sample_equity(ctxs, ts[0], elog, counters, options)
         return r
     ctx = ctxs[0]
     p = params[0]
@@ -122,7 +122,7 @@ def replay_one(ts, code, quote, more, has_more, extras, slot_of, ctxs, params, s
         if t >= next_sample:
             if counters[C_EQUITY] > cap_e:
                 return r
-            maybe_sample(ctxs, t, sample_ns, elog, counters)
+            maybe_sample(ctxs, t, sample_ns, elog, counters, options)
             next_sample = counters[C_NEXT_SAMPLE]
         s = slot_of[code[r]]
         if s < 0:
@@ -153,12 +153,12 @@ def replay_one(ts, code, quote, more, has_more, extras, slot_of, ctxs, params, s
 
 @njit(cache=CACHE, no_cfunc_wrapper=True)
 def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route_slot, ctxs,
-           params, states, settings, olog, flog, elog, counters, r, k, margin, close):
+           params, states, settings, olog, flog, elog, counters, r, k, margin, close, options):
     """Replay a batch from (row, route) ``(r, k)`` through every instance (routes
     ``route_ptr[code]`` up to ``route_ptr[code + 1]``); returns where to resume,
     ``(len(ts), -1)`` when the batch is done. ``close``: as in ``replay_one``."""
     if close:
-        sample_equity(ctxs, ts[0], elog, counters)
+        sample_equity(ctxs, ts[0], elog, counters, options)
         return r, k
     bid, ask, bid_size, ask_size = quote
     n = ts.shape[0]
@@ -175,7 +175,7 @@ def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route
             if t >= next_sample:
                 if counters[C_EQUITY] > cap_e:
                     return r, -1
-                maybe_sample(ctxs, t, sample_ns, elog, counters)
+                maybe_sample(ctxs, t, sample_ns, elog, counters, options)
                 next_sample = counters[C_NEXT_SAMPLE]
             k = route_ptr[c]
         b = route_ptr[c + 1]

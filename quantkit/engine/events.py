@@ -13,7 +13,14 @@ from numba import njit
 
 from quantkit.engine.accounting import slot_delta, slot_unrealized, usd_rate
 from quantkit.engine.jit import internal
-from quantkit.engine.layout import C_EQUITY, C_NEXT_SAMPLE, C_STATUS, EV_QUOTE, ST_LOG_OVERFLOW
+from quantkit.engine.layout import (
+    C_EQUITY,
+    C_NEXT_SAMPLE,
+    C_STATUS,
+    EV_QUOTE,
+    INVERSE,
+    ST_LOG_OVERFLOW,
+)
 
 
 @njit(cache=True, inline="always")
@@ -58,10 +65,11 @@ def load_more(ctx, slot, last, last_size, und, iv, delta, gamma, vega, theta):
 
 
 @internal
-def sample_equity(ctxs, t, elog, counters):
+def sample_equity(ctxs, t, elog, counters, options):
     """Append one equity sample per strategy instance at time ``t``: realized, unrealized and
     fees in USD (``to_usd`` of each slot's amounts) and ``portfolio_delta(ctx, -1)``, summed in
-    one pass over the slots."""
+    one pass over the slots. ``options`` is None when no instance holds an option: the option
+    delta (Black-76 when the data has no delta) is then not even compiled."""
     n = counters[C_EQUITY]
     if n + ctxs.shape[0] > elog.shape[0]:
         counters[C_STATUS] = ST_LOG_OVERFLOW
@@ -80,7 +88,14 @@ def sample_equity(ctxs, t, elog, counters):
             u += 0.0 if x == 0.0 else x * rate
             x = ctx.fees[s]
             f += 0.0 if x == 0.0 else x * rate
-            d += slot_delta(ctx, s)
+            pos = ctx.position[s]  # slot_delta(ctx, s), its option part only when compiled in
+            if pos != 0.0:
+                if ctx.inst_kind[s] == INVERSE:
+                    d += pos / ctx.q_mid[s]
+                elif ctx.is_call[s] < 0:
+                    d += pos
+                elif options is not None:
+                    d += slot_delta(ctx, s)
         rec = elog[n]
         rec.ts = t
         rec.instance = ctx.instance
@@ -94,10 +109,10 @@ def sample_equity(ctxs, t, elog, counters):
 
 
 @njit(cache=True, inline="always")
-def maybe_sample(ctxs, t, sample_ns, elog, counters):
+def maybe_sample(ctxs, t, sample_ns, elog, counters, options):
     """Sample equity when ``t`` reaches the next sampling boundary (every ``sample_ns``)."""
     if t >= counters[C_NEXT_SAMPLE]:
         boundary = (t // sample_ns) * sample_ns
         if counters[C_NEXT_SAMPLE] > 0:
-            sample_equity(ctxs, boundary, elog, counters)
+            sample_equity(ctxs, boundary, elog, counters, options)
         counters[C_NEXT_SAMPLE] = boundary + sample_ns

@@ -85,6 +85,11 @@ class StrategyGroup:
         self._check_columns(float_columns)
         self.settings_array = settings.as_array()
         self.more = True  #: events may carry layout.MORE_COLUMNS (the Engine decides)
+        #: True when an instance holds an option, else None: the driver then compiles without
+        #: the option delta (Black-76) in its equity samples
+        self.options = (
+            True if any((c["is_call"][: c["n_slots"]] >= 0).any() for c in self.ctxs) else None
+        )
         # room for everything one event can log: 64 drain rounds of MAX_OUT orders + MAX_OPEN fills
         margin = 64 * 2 * (MAX_OPEN + MAX_OUT)
         self.margin = margin
@@ -189,12 +194,13 @@ class StrategyGroup:
         if self.single:
             r = self.driver.replay_one(
                 ts, code, known.quote, more, known.has_more, extras, self.slot_of,
-                *common, *logs, r, self.margin, close,
+                *common, *logs, r, self.margin, close, self.options,
             )  # fmt: skip
             return r, -1
         return self.driver.replay(
             ts, code, known.quote, more, known.has_more, extras, self.route_ptr,
             self.route_inst, self.route_slot, *common, *logs, r, k, self.margin, close,
+            self.options,
         )  # fmt: skip
 
     def warm(self) -> None:
