@@ -29,6 +29,7 @@ from quantkit.engine.hooks import noop
 
 _ENGINE_FILES = (
     "driver_template", "events", "matching", "accounting", "layout", "orders", "hooks", "jit",
+    "timers",
 )  # fmt: skip
 _loaded: dict[str, types.ModuleType] = {}
 
@@ -80,9 +81,16 @@ def _source_digest(fns: list[Any], names: bytes) -> str:
     return h.hexdigest()[:20]
 
 
-def driver_for(on_quote: Any, on_fill: Any = None, on_start: Any = None) -> types.ModuleType:
+def driver_for(
+    on_quote: Any, on_fill: Any = None, on_start: Any = None, on_timer: Any = None
+) -> types.ModuleType:
     """The driver module whose loop calls these hooks (generated and imported on first use)."""
-    hooks = {"_on_quote": on_quote, "_on_fill": on_fill or noop, "_on_start": on_start or noop}
+    hooks = {
+        "_on_quote": on_quote,
+        "_on_fill": on_fill or noop,
+        "_on_start": on_start or noop,
+        "_on_timer": on_timer or noop,
+    }
     refs = {alias: _importable(fn) for alias, fn in hooks.items()}
     cacheable = all(ref is not None for ref in refs.values())
     names = repr(sorted(refs.items())).encode()

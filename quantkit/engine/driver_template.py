@@ -9,7 +9,11 @@ numba's on-disk cache works across processes. Entry points (each compiled on fir
   ``replay``: the same for any group (sweeps). The step API of live trading feeds them one row
   at a time;
 * ``start``: calls ``on_start`` of every instance once;
+* ``fire_timers``: runs the due timers of every instance (live trading, between quotes);
 * ``external_fill``: a fill reported by a venue, delivered to ``on_fill`` (live trading).
+
+Timers (``quantkit.engine.timers``) are compiled in only for strategies with an ``on_timer``
+hook: the loops take ``timers=None`` otherwise, and numba prunes that code before typing it.
 
 The per-event path loads the quote into ``ctx`` and calls an inlined copy of ``on_quote``
 (:func:`quantkit.engine.hooks.inlined`); anything else (open orders on the instrument, emitted
@@ -29,14 +33,16 @@ from numba import njit
 from quantkit.engine.events import load_more, load_quote, maybe_sample, sample_equity
 from quantkit.engine.hooks import inlined
 from quantkit.engine.layout import (
-    C_EQUITY, C_FILLS, C_NEXT_SAMPLE, C_ORDERS, C_STATUS, EV_FILL, EV_QUOTE, EV_START, OE_DONE,
-    R_NONE, ST_FILL_STORM,
+    C_EQUITY, C_FILLS, C_NEXT_SAMPLE, C_ORDERS, C_STATUS, EV_FILL, EV_QUOTE, EV_START, EV_TIMER,
+    OE_DONE, R_NONE, ST_FILL_STORM,
 )
 from quantkit.engine.matching import accept_orders, close_open, find_open, match_slot, record_fill
 
 _on_quote_inline = inlined(_on_quote)
 _on_fill_inline = inlined(_on_fill)
 _on_start_inline = inlined(_on_start)
+_on_timer_inline = inlined(_on_timer)
+NO_TIMER = 1 << 62  # later than any timer
 # what _slow is called for
 M_MATCH = 0
 M_ORDERS = 1
@@ -93,16 +99,60 @@ def _slow(ctx, p, st, mode, row, settings, olog, flog, counters):
         mode = M_DRAIN
 
 
+@njit(cache=CACHE, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+def _fire_timers(ctx, p, st, t, row, settings, olog, flog, counters, cap_o, cap_f):
+    """Run ``on_timer`` while the instance's timer is due at ``t``, each time at the timer's own
+    time. Returns 1 when the logs must be flushed first (then call again), else 0. A timer
+    re-armed at or before the time it fired at waits for the next event."""
+    while 0 < ctx.timer_at <= t:
+        if counters[C_STATUS] != 0 or counters[C_ORDERS] > cap_o or counters[C_FILLS] > cap_f:
+            return 1
+        due = ctx.timer_at
+        ctx.timer_at = 0
+        ctx.kind = EV_TIMER
+        ctx.ts = due
+        ctx.slot = -1
+        _on_timer_inline(ctx, p, st)
+        if ctx.n_out > 0 or ctx.n_fq > 0:
+            _slow(ctx, p, st, np.int64(M_DRAIN), row, settings, olog, flog, counters)
+        if ctx.timer_at <= due:
+            return 0
+    return 0
+
+
+@njit(cache=CACHE, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+def _next_timer(ctxs):
+    """The earliest timer set in any instance (NO_TIMER when none is)."""
+    earliest = NO_TIMER
+    for j in range(ctxs.shape[0]):
+        at = ctxs[j].timer_at
+        if 0 < at < earliest:
+            earliest = at
+    return earliest
+
+
+@njit(cache=CACHE, no_cfunc_wrapper=True)
+def fire_timers(ctxs, params, states, t, row, settings, olog, flog, counters, cap_o, cap_f):
+    """``_fire_timers`` for every instance; returns -1 when the logs must be flushed first (then
+    call again), else the earliest timer still set (``NO_TIMER`` when none is)."""
+    for j in range(ctxs.shape[0]):
+        if _fire_timers(ctxs[j], params[j], states[j], t, row, settings, olog, flog, counters,
+                        cap_o, cap_f):  # fmt: skip
+            return -1
+    return _next_timer(ctxs)
+
+
 @njit(cache=CACHE, no_cfunc_wrapper=True)
 def replay_one(ts, code, quote, more, has_more, extras, slot_of, ctxs, params, states, settings,
-               olog, flog, elog, counters, r, margin, close, options):
+               olog, flog, elog, counters, r, margin, close, options, timers):
     """Replay a batch from row ``r`` through the group's only instance, whose slot of
     instrument ``c`` is ``slot_of[c]`` (-1: not subscribed). ``code`` is uint32 (no negative
     index handling); ``more`` the optional event columns (loaded when ``has_more``) and
     ``extras`` the strategy's extra columns: None when absent, their code then compiled out.
     Returns the row to resume at: ``len(ts)`` when the batch is done; otherwise the logs need
     flushing (or a status is set). With ``close`` it only takes the closing equity sample, at
-    ``ts[0]``. ``options`` is None when no slot is an option (see ``sample_equity``)."""
+    ``ts[0]``. ``options`` is None when no slot is an option (see ``sample_equity``), ``timers``
+    None when the strategy has no ``on_timer``: that code is then not compiled."""
     if close:
         sample_equity(ctxs, ts[0], elog, counters, options)
         return r
@@ -124,6 +174,9 @@ def replay_one(ts, code, quote, more, has_more, extras, slot_of, ctxs, params, s
                 return r
             maybe_sample(ctxs, t, sample_ns, elog, counters, options)
             next_sample = counters[C_NEXT_SAMPLE]
+        if timers is not None and 0 < ctx.timer_at <= t:
+            if _fire_timers(ctx, p, st, t, r, settings, olog, flog, counters, cap_o, cap_f):
+                return r
         s = slot_of[code[r]]
         if s < 0:
             r += 1
@@ -153,10 +206,12 @@ def replay_one(ts, code, quote, more, has_more, extras, slot_of, ctxs, params, s
 
 @njit(cache=CACHE, no_cfunc_wrapper=True)
 def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route_slot, ctxs,
-           params, states, settings, olog, flog, elog, counters, r, k, margin, close, options):
+           params, states, settings, olog, flog, elog, counters, r, k, margin, close, options,
+           timers):
     """Replay a batch from (row, route) ``(r, k)`` through every instance (routes
     ``route_ptr[code]`` up to ``route_ptr[code + 1]``); returns where to resume,
-    ``(len(ts), -1)`` when the batch is done. ``close``: as in ``replay_one``."""
+    ``(len(ts), -1)`` when the batch is done. ``close``, ``options``, ``timers``: as in
+    ``replay_one``."""
     if close:
         sample_equity(ctxs, ts[0], elog, counters, options)
         return r, k
@@ -167,6 +222,7 @@ def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route
     cap_f = flog.shape[0] - margin
     cap_e = elog.shape[0] - ctxs.shape[0]
     next_sample = counters[C_NEXT_SAMPLE]
+    next_timer = _next_timer(ctxs) if timers is not None else NO_TIMER  # a lower bound
     r = r if r > 0 else 0
     while r < n:
         t = ts[r]
@@ -177,6 +233,11 @@ def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route
                     return r, -1
                 maybe_sample(ctxs, t, sample_ns, elog, counters, options)
                 next_sample = counters[C_NEXT_SAMPLE]
+            if timers is not None and t >= next_timer:
+                next_timer = fire_timers(ctxs, params, states, t, r, settings, olog, flog,
+                                         counters, cap_o, cap_f)  # fmt: skip
+                if next_timer < 0:
+                    return r, -1
             k = route_ptr[c]
         b = route_ptr[c + 1]
         while k < b:
@@ -198,8 +259,12 @@ def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route
                 _slow(ctx, p, st, np.int64(M_MATCH), r, settings, olog, flog, counters)
                 after = M_DRAIN
             _on_quote_inline(ctx, p, st)
+            if timers is not None and 0 < ctx.timer_at < next_timer:
+                next_timer = ctx.timer_at  # the hooks may have set a timer
             if ctx.n_out > 0:
                 _slow(ctx, p, st, np.int64(after), r, settings, olog, flog, counters)
+                if timers is not None and 0 < ctx.timer_at < next_timer:
+                    next_timer = ctx.timer_at
             elif after == M_ORDERS:
                 continue
             if counters[C_STATUS] != 0 or counters[C_ORDERS] > cap_o or counters[C_FILLS] > cap_f:

@@ -73,7 +73,9 @@ class StrategyGroup:
         self.instruments = list(instruments)
         self.settings = settings
         self.first_instance = first_instance
-        self.driver = driver_for(strategy.on_quote, strategy.on_fill, strategy.on_start)
+        self.driver = driver_for(
+            strategy.on_quote, strategy.on_fill, strategy.on_start, strategy.on_timer
+        )
         self.slots = [self._slots_of(c) for c in self.configs]
         self.ctxs = np.zeros(len(configs), dtype=CTX_DTYPE)
         self.params = np.concatenate(
@@ -90,8 +92,11 @@ class StrategyGroup:
         self.options = (
             True if any((c["is_call"][: c["n_slots"]] >= 0).any() for c in self.ctxs) else None
         )
-        # room for everything one event can log: 64 drain rounds of MAX_OUT orders + MAX_OPEN fills
-        margin = 64 * 2 * (MAX_OPEN + MAX_OUT)
+        #: True when the strategy has an on_timer hook, else None (its code is then not compiled)
+        self.timers = True if strategy.on_timer is not None else None
+        # room for everything one event can log: three drains (timer, match, hook) of 64 rounds
+        # of MAX_OUT orders + MAX_OPEN fills
+        margin = 64 * 3 * (MAX_OPEN + MAX_OUT)
         self.margin = margin
         cap = max(LOG_CAPACITY, 4 * margin)
         self.olog = np.zeros(cap, ORDER_LOG_DTYPE)
@@ -194,13 +199,13 @@ class StrategyGroup:
         if self.single:
             r = self.driver.replay_one(
                 ts, code, known.quote, more, known.has_more, extras, self.slot_of,
-                *common, *logs, r, self.margin, close, self.options,
+                *common, *logs, r, self.margin, close, self.options, self.timers,
             )  # fmt: skip
             return r, -1
         return self.driver.replay(
             ts, code, known.quote, more, known.has_more, extras, self.route_ptr,
             self.route_inst, self.route_slot, *common, *logs, r, k, self.margin, close,
-            self.options,
+            self.options, self.timers,
         )  # fmt: skip
 
     def warm(self) -> None:
@@ -258,6 +263,28 @@ class StrategyGroup:
             r, k = self._replay(ts, code, known, extras, r, k)
             self._check_status()
             self.flush()
+
+    def fire_timers(self, t: int, row: int) -> None:
+        """Run every instance's timer due at ``t`` (live trading, between quotes)."""
+        if self.timers is None:
+            return
+        cap = len(self.olog) - self.margin
+        self.counters[C_ROW0] = 0
+        while True:
+            earliest = self.driver.fire_timers(
+                self.ctxs, self.params, self.states, t, row, self.settings_array, self.olog,
+                self.flog, self.counters, cap, cap,
+            )  # fmt: skip
+            self._check_status()
+            self.flush()
+            if earliest >= 0:
+                return
+
+    def next_timer(self) -> int | None:
+        """The earliest timer any instance has set (ns), or None."""
+        at = self.ctxs["timer_at"]
+        at = at[at > 0]
+        return int(at.min()) if len(at) else None
 
     def external_fill(
         self,

@@ -43,6 +43,7 @@ REDUCE_ONLY = 2
 EV_START = 0
 EV_QUOTE = 1
 EV_FILL = 2
+EV_TIMER = 3  #: the instance's timer fired (``set_timer``); ``ctx.ts`` is the timer's time
 # instrument accounting kinds (ctx.inst_kind)
 LINEAR = 0  #: size in units, price in quote currency, PnL = size x price change
 INVERSE = 1  #: size in USD, price in USD per coin, PnL in coin = size x (1/entry - 1/exit)
@@ -135,7 +136,7 @@ _S = (MAX_SLOTS,)
 CTX_DTYPE = np.dtype(
     [
         # --- the current event (what a quote event writes comes first, in 64 bytes) -------
-        ("kind", np.int64),  # EV_START / EV_QUOTE / EV_FILL
+        ("kind", np.int64),  # EV_START / EV_QUOTE / EV_FILL / EV_TIMER
         ("ts", np.int64),  # event time, ns
         ("slot", np.int64),  # which subscribed instrument the event is about
         *[(c, np.float64) for c in QUOTE_COLUMNS],
@@ -176,6 +177,7 @@ CTX_DTYPE = np.dtype(
         ("open_sell", np.float64, _S),
         ("n_fills", np.int64),
         ("n_orders", np.int64),
+        ("timer_at", np.int64),  # when on_timer runs next, ns (0: no timer); see set_timer
         # --- open orders (engine-owned) --------------------------------------------------
         ("n_open", np.int64),
         ("oo", OPEN_DTYPE, (MAX_OPEN,)),

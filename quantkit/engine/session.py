@@ -109,6 +109,21 @@ class Session:
         self.rows += 1
         return self._new_orders()
 
+    def on_time(self, ts: int) -> list[OrderEvent]:
+        """Advance the clock to ``ts`` without a quote: run the timers due by then (each at its
+        own time); returns the orders they placed. ``on_quote`` runs due timers by itself.
+
+        Usage: ``sess.on_time(time.time_ns())`` when ``sess.next_timer()`` has passed.
+        """
+        for g in self.engine.groups:
+            g.fire_timers(int(ts), self.rows - 1)
+        return self._new_orders()
+
+    def next_timer(self) -> int | None:
+        """When the earliest timer of any strategy instance is due (ns), or None."""
+        times = [t for g in self.engine.groups if (t := g.next_timer()) is not None]
+        return min(times) if times else None
+
     def on_fill(
         self,
         instance: int,

@@ -43,6 +43,8 @@ class Strategy:
     state: Sequence[tuple[Any, ...]] = ()
     on_fill: Callable[..., Any] | None = None
     on_start: Callable[..., Any] | None = None
+    #: called when the instance's timer fires (``quantkit.engine.timers.set_timer``)
+    on_timer: Callable[..., Any] | None = None
     columns: tuple[str, ...] = ()  #: extra numeric data columns the kernel reads from ``ctx.x``
     #: canonical columns the kernel reads (None: all); the engine adds what the fill model and
     #: option accounting need, and the backtest reads nothing else from Parquet
