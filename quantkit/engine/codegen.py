@@ -62,16 +62,62 @@ def _importable(fn: Any) -> tuple[str, str] | None:
     return mod_name, name
 
 
+def _jitted_deps(fns: list[Any]) -> list[Any]:
+    """``fns`` and every jitted function they call, transitively (found by name in their code).
+
+    numba's cache checks only the file of the function it compiled: a helper edited in another
+    module would leave the driver's cached machine code stale. Hashing every file reached here
+    into the driver's name makes such an edit compile a new driver.
+    """
+    out: list[Any] = []
+    seen: set[int] = set()
+    modules: set[int] = set()
+    stack = list(fns)
+    while stack:
+        fn = stack.pop()
+        py = getattr(fn, "py_func", fn)
+        if not isinstance(py, types.FunctionType) or id(py) in seen:
+            continue
+        seen.add(id(py))
+        out.append(fn)
+        names: set[str] = set()
+        codes = [py.__code__]
+        while codes:  # the function's code and the code objects nested in it
+            code = codes.pop()
+            names.update(code.co_names)
+            codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        found = [py.__globals__.get(n) for n in names]
+        found += [c.cell_contents for c in py.__closure__ or () if _filled(c)]
+        for obj in found:
+            if isinstance(obj, types.ModuleType) and id(obj) not in modules:
+                modules.add(id(obj))  # helpers.signal(...): look the names up in the module
+                found.extend(getattr(obj, n, None) for n in names)
+            elif hasattr(obj, "py_func"):
+                stack.append(obj)
+    return out
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True
+
+
 def _source_digest(fns: list[Any], names: bytes) -> str:
     h = hashlib.sha256(driver_template.BODY.encode() + names)
     here = Path(__file__).parent
     for f in _ENGINE_FILES:
         h.update((here / f"{f}.py").read_bytes())
-    for fn in fns:
+    hashed: set[str] = set()
+    for fn in _jitted_deps(fns):
         mod = sys.modules.get(getattr(fn, "__module__", ""), None)
         path = getattr(mod, "__file__", None)
         if path and Path(path).exists():
-            h.update(Path(path).read_bytes())
+            if path not in hashed:
+                hashed.add(path)
+                h.update(Path(path).read_bytes())
         else:
             py = getattr(fn, "py_func", fn)
             try:

@@ -46,57 +46,43 @@ NO_TIMER = 1 << 62  # later than any timer
 # what _slow is called for
 M_MATCH = 0
 M_ORDERS = 1
-M_START = 2
-M_DRAIN = 3
-
-
-@njit(cache=CACHE, inline="always")
-def _deliver_fills(ctx, p, st):
-    n = ctx.n_fq
-    kind = ctx.kind
-    for q in range(n):
-        f = ctx.fq[q]
-        ctx.kind = EV_FILL
-        ctx.fill_order = f.order
-        ctx.fill_slot = f.slot
-        ctx.fill_side = f.side
-        ctx.fill_price = f.price
-        ctx.fill_size = f.size
-        ctx.fill_fee = f.fee
-        _on_fill_inline(ctx, p, st)
-    ctx.n_fq = 0
-    ctx.kind = kind
+M_DRAIN = 2
 
 
 @njit(cache=CACHE, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _slow(ctx, p, st, mode, row, settings, olog, flog, counters):
     """Everything but a plain quote. ``mode``: M_MATCH, a quote (already in ctx) of a slot with
     open orders, before on_quote: match them; M_ORDERS: the inlined on_quote emitted orders;
-    M_START: call on_start; M_DRAIN: orders or fills are pending. Then accept the orders the
-    hooks emit, match them and deliver their fills until quiet (at most 64 rounds per drain)."""
+    M_DRAIN: orders or fills are pending. Then accept the orders the hooks emit, match them and
+    deliver their fills to ``on_fill`` until quiet (at most 64 rounds)."""
     if mode == M_MATCH or mode == M_ORDERS:
         ctx.liq_bid_used = 0.0  # displayed size taken by fills at this event
         ctx.liq_ask_used = 0.0
     if mode == M_MATCH and ctx.sim == 1:
         match_slot(ctx, ctx.slot, row, settings[2], settings[3], olog, flog, counters)
-    while True:
-        rounds = 0
-        while ctx.n_out > 0 or ctx.n_fq > 0:
-            rounds += 1
-            if rounds > 64:
-                counters[C_STATUS] = ST_FILL_STORM
-                return
-            if ctx.n_out > 0:
-                accept_orders(ctx, row, np.int64(settings[0]), np.int64(settings[1]), olog,
-                              counters)
-                if ctx.sim == 1 and ctx.kind == EV_QUOTE and ctx.open_count[ctx.slot] > 0:
-                    match_slot(ctx, ctx.slot, row, settings[2], settings[3], olog, flog, counters)
-            if ctx.n_fq > 0:
-                _deliver_fills(ctx, p, st)
-        if mode != M_START:
+    rounds = 0
+    while ctx.n_out > 0 or ctx.n_fq > 0:
+        rounds += 1
+        if rounds > 64:
+            counters[C_STATUS] = ST_FILL_STORM
             return
-        _on_start_inline(ctx, p, st)
-        mode = M_DRAIN
+        if ctx.n_out > 0:
+            accept_orders(ctx, row, np.int64(settings[0]), np.int64(settings[1]), olog, counters)
+            if ctx.sim == 1 and ctx.kind == EV_QUOTE and ctx.open_count[ctx.slot] > 0:
+                match_slot(ctx, ctx.slot, row, settings[2], settings[3], olog, flog, counters)
+        kind = ctx.kind
+        for q in range(ctx.n_fq):  # the fills, each delivered to on_fill
+            f = ctx.fq[q]
+            ctx.kind = EV_FILL
+            ctx.fill_order = f.order
+            ctx.fill_slot = f.slot
+            ctx.fill_side = f.side
+            ctx.fill_price = f.price
+            ctx.fill_size = f.size
+            ctx.fill_fee = f.fee
+            _on_fill_inline(ctx, p, st)
+        ctx.n_fq = 0
+        ctx.kind = kind
 
 
 @njit(cache=CACHE, no_cfunc_wrapper=True, no_cpython_wrapper=True)
@@ -282,7 +268,8 @@ def start(ctxs, params, states, t, row, settings, olog, flog, counters):
         ctx.kind = EV_START
         ctx.ts = t
         ctx.slot = -1
-        _slow(ctx, params[j], states[j], np.int64(M_START), row, settings, olog, flog, counters)
+        _on_start_inline(ctx, params[j], states[j])
+        _slow(ctx, params[j], states[j], np.int64(M_DRAIN), row, settings, olog, flog, counters)
 
 
 @njit(cache=CACHE, no_cfunc_wrapper=True)
