@@ -178,7 +178,8 @@ def main() -> None:
     env = dict(os.environ)
     # the CLI runs first, while this process is small: a child's peak RSS counts what it
     # inherited from the parent before exec
-    cli = run_cli(data, env)
+    # best of two: the first run also warms the page cache and, on a fresh machine, compiles
+    cli = min((run_cli(data, env) for _ in range(2)), key=lambda run: run[1]["elapsed_s"])
     big = None
     if a.big_rows:
         big_path = a.dir / f"synth_{a.big_rows}.parquet"
