@@ -129,8 +129,9 @@ def test_batch_size_does_not_change_the_seed_run_on_the_sample(
 
 def test_batch_size_one_on_twenty_minutes_of_the_sample(bundled_sample: Path) -> None:
     window = {"start": "2024-12-20T12:00:00Z", "end": "2024-12-20T12:20:00Z"}
-    busy = qk.strategies.gamma_scalp(instruments=[SEED_BTC_OPTION], option_size=10.0,
-                                     delta_band=0.02, label="gamma_scalp_busy")
+    busy = qk.strategies.gamma_scalp(
+        instruments=[SEED_BTC_OPTION], option_size=10.0, delta_band=0.02, label="gamma_scalp_busy"
+    )
     configs = [*seed_configs(), busy]
     whole = qk.backtest(bundled_sample, configs, batch_size=0, **window, **SETTINGS)
     assert whole.events > 5_000 and whole.fills.height > 10
@@ -280,3 +281,24 @@ def test_each_instance_runs_the_same_alone_as_together(scripted_synth: Path) -> 
             if name == "fills":  # fill ids count fills of the whole strategy group
                 a, b = a.drop("fill_id"), b.drop("fill_id")
             assert_frame_equal(a, b, check_exact=True)
+
+
+def test_results_keep_the_order_the_strategies_were_given_in(scripted_synth: Path) -> None:
+    # momentum, scripted, momentum: two drivers, the instances of momentum share one
+    configs = [isolated_configs()[0], isolated_configs()[2], isolated_configs()[1]]
+    res = qk.backtest(scripted_synth, configs, **SETTINGS)
+    assert [s["name"] for s in res.strategies] == ["a", "s", "b"]
+    assert res.summary["name"].to_list() == ["a", "s", "b"]
+    for name in ("fills", "orders"):  # one table in event order, whichever driver logged it
+        table = getattr(res, name)
+        assert table["row"].is_sorted()
+        assert table.select("strategy").n_unique() == 3
+    assert res.equity["ts"].is_sorted()
+    # the step API numbers instances the same way
+    scan = qk.data.scan(scripted_synth)
+    sess = qk.Session(configs, scan.instruments, qk.EngineSettings(**SETTINGS), columns=CMD_COLUMNS)
+    events = feed(sess, quote_rows(scripted_synth)[:3_000], scan.float_columns)
+    assert {(e.instance, e.strategy) for e in events} == {(0, "a"), (1, "s"), (2, "b")}
+    assert [e.instance for e in events if e.event == "new"] != sorted(
+        e.instance for e in events if e.event == "new"
+    )  # the instances' orders interleave in time, not grouped by driver

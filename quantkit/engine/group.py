@@ -2,7 +2,7 @@
 
 Usage (by :class:`quantkit.engine.run.Engine`)::
 
-    g = StrategyGroup(strategy, configs, instruments, settings, first_instance=0)
+    g = StrategyGroup(strategy, configs, instruments, settings, instance_ids=[0, 2])
     g.feed(ts, code, known, columns, row0)
 """
 
@@ -64,7 +64,7 @@ class StrategyGroup:
         configs: Sequence[StrategyConfig],
         instruments: Sequence[str],
         settings: EngineSettings,
-        first_instance: int,
+        instance_ids: Sequence[int],
         float_columns: Sequence[str] = (),
         sim: bool = True,
     ) -> None:
@@ -72,7 +72,8 @@ class StrategyGroup:
         self.configs = list(configs)
         self.instruments = list(instruments)
         self.settings = settings
-        self.first_instance = first_instance
+        #: the run-wide number of each instance (its place in the strategies given)
+        self.instance_ids = list(instance_ids)
         self.driver = driver_for(
             strategy.on_quote, strategy.on_fill, strategy.on_start, strategy.on_timer
         )
@@ -127,7 +128,7 @@ class StrategyGroup:
         for j, slots in enumerate(self.slots):
             ctx = self.ctxs[j : j + 1]
             ctx["sim"] = 1 if sim else 0
-            ctx["instance"] = self.first_instance + j
+            ctx["instance"] = self.instance_ids[j]
             ctx["n_slots"] = len(slots)
             for name in (
                 "q_mid",

@@ -91,7 +91,7 @@ def build_result(engine: Engine, elapsed_s: float) -> BacktestResult:
     fills = _frame(engine.groups, "fills", FILL_LOG_DTYPE)
     equity = _frame(engine.groups, "equity", EQUITY_LOG_DTYPE)
     strategies = [
-        _summarize(g, j, labels[g.first_instance + j], orders, fills, equity)
+        _summarize(g, j, labels[g.instance_ids[j]], orders, fills, equity)
         for g, j in engine.instances
     ]
     return BacktestResult(
@@ -106,8 +106,12 @@ def build_result(engine: Engine, elapsed_s: float) -> BacktestResult:
 
 
 def _frame(groups: list[StrategyGroup], attr: str, dtype: np.dtype) -> np.ndarray:
+    """One log of every group, in event order: by row (equity samples: by ts), then instance,
+    each instance's lines in the order it logged them."""
     parts = [p for g in groups for p in getattr(g, attr)]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+    log = np.concatenate(parts) if parts else np.zeros(0, dtype)
+    first = log["row"] if "row" in (dtype.names or ()) else log["ts"]
+    return log[np.lexsort((log["instance"], first))]  # lexsort is stable
 
 
 def _summarize(
@@ -115,7 +119,7 @@ def _summarize(
 ) -> dict[str, Any]:
     ctx = _Fields(g.ctxs[j])
     slots = g.slots[j]
-    me = g.first_instance + j
+    me = g.instance_ids[j]
     eq = equity[equity["instance"] == me]
     n = range(len(slots))
     realized = sum(_to_usd(ctx, s, ctx.realized[s]) for s in n)

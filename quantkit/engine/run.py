@@ -47,23 +47,24 @@ class Engine:
             raise ConfigError("no strategies to run: give at least one")
         self.settings = settings or EngineSettings()
         self.instruments = tuple(instruments)
+        #: the instances in the order given: instance ``i`` is ``configs[i]`` in every result
         self.configs = list(_unique_labels(configs))
         self.groups: list[StrategyGroup] = []
-        self.instances: list[tuple[StrategyGroup, int]] = []
-        by_strategy: dict[int, list[StrategyConfig]] = {}
-        for cfg in self.configs:
-            by_strategy.setdefault(id(cfg.strategy), []).append(cfg)
-        first = 0
-        order: list[StrategyConfig] = []
-        for cfgs in by_strategy.values():
+        by_strategy: dict[int, list[int]] = {}  # instances of each strategy share one driver
+        for i, cfg in enumerate(self.configs):
+            by_strategy.setdefault(id(cfg.strategy), []).append(i)
+        located: dict[int, tuple[StrategyGroup, int]] = {}
+        for ids in by_strategy.values():
+            cfgs = [self.configs[i] for i in ids]
             g = StrategyGroup(
-                cfgs[0].strategy, cfgs, self.instruments, self.settings, first, float_columns, sim
+                cfgs[0].strategy, cfgs, self.instruments, self.settings, ids, float_columns, sim
             )
             self.groups.append(g)
-            self.instances.extend((g, j) for j in range(len(cfgs)))
-            order.extend(cfgs)
-            first += len(cfgs)
-        self.configs = order
+            located.update((i, (g, j)) for j, i in enumerate(ids))
+        #: instance number -> (its group, its row in the group)
+        self.instances: list[tuple[StrategyGroup, int]] = [
+            located[i] for i in range(len(self.configs))
+        ]
         needed = self.columns_needed()
         if more is None:
             more = any(c in float_columns and c in needed for c in MORE_COLUMNS)

@@ -168,27 +168,21 @@ class Session:
 
     def fills(self) -> list[FillEvent]:
         """Fills booked since the last call."""
-        out: list[FillEvent] = []
-        for gi, g in enumerate(self.engine.groups):
-            g.flush()
-            rows = _rows(g.fills)[self._seen_fills[gi] :]
-            self._seen_fills[gi] += len(rows)
-            out.extend(
-                FillEvent(
-                    self.labels[int(r["instance"])],
-                    int(r["instance"]),
-                    int(r["order_id"]),
-                    self.engine.instruments[int(r["code"])],
-                    int(r["side"]),
-                    float(r["price"]),
-                    float(r["size"]),
-                    float(r["fee"]),
-                    float(r["position"]),
-                    int(r["ts"]),
-                )
-                for r in rows
+        return [
+            FillEvent(
+                self.labels[int(r["instance"])],
+                int(r["instance"]),
+                int(r["order_id"]),
+                self.engine.instruments[int(r["code"])],
+                int(r["side"]),
+                float(r["price"]),
+                float(r["size"]),
+                float(r["fee"]),
+                float(r["position"]),
+                int(r["ts"]),
             )
-        return out
+            for r in self._new_rows("fills", self._seen_fills)
+        ]
 
     def _code(self, instrument: str) -> int:
         try:
@@ -206,13 +200,21 @@ class Session:
         return -1, 0
 
     def _new_orders(self) -> list[OrderEvent]:
-        out: list[OrderEvent] = []
+        return [self._order_event(r) for r in self._new_rows("orders", self._seen_orders)]
+
+    def _new_rows(self, log: str, seen: list[int]) -> np.ndarray | list:
+        """Log lines of every group not returned yet, in event order (row, then instance)."""
+        parts = []
         for gi, g in enumerate(self.engine.groups):
             g.flush()
-            rows = _rows(g.orders)[self._seen_orders[gi] :]
-            self._seen_orders[gi] += len(rows)
-            out.extend(self._order_event(r) for r in rows)
-        return out
+            rows = _rows(getattr(g, log))[seen[gi] :]
+            seen[gi] += len(rows)
+            if len(rows):
+                parts.append(rows)
+        if not parts:
+            return []
+        rows = np.concatenate(parts)
+        return rows[np.lexsort((rows["instance"], rows["row"]))]
 
     def _order_event(self, r: np.void) -> OrderEvent:
         code = int(r["code"])
