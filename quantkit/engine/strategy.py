@@ -12,6 +12,10 @@ A strategy is written once and serves the backtest, parameter sweeps and live tr
                           state=[("ema", "f8", MAX_SLOTS)])
     cfg = MyStrategy(span=50, instruments=["BTC-PERPETUAL"])   # a configured instance
 
+Optional hooks, with the same ``(ctx, p, s)`` signature: ``on_fill`` (each of the instance's
+fills), ``on_start`` (once, before the first event) and ``on_timer`` (when the time set with
+:func:`quantkit.engine.timers.set_timer` comes).
+
 Parameter types follow their defaults: float, int, bool, or str (an instrument name: the engine
 subscribes the instance to it and stores its slot number in the record).
 """
