@@ -3,9 +3,9 @@
 The reference below re-implements, from their docstrings, the momentum rules
 (quantkit/strategies/momentum.py) and the market-order part of the fill model
 (quantkit/engine/matching.py): fill at the touch of the first event of the instrument at or after
-``ts + latency``, capped by the displayed size (the rest cancelled), waiting on an empty side
-until ``market_timeout``; fees in bps of notional; linear accounting. Fills and realized PnL must
-match ``qk.backtest(..., accounting="linear")`` exactly.
+``ts + latency`` (however late that event comes), capped by the displayed size (the rest
+cancelled), waiting on an empty side until ``market_timeout``; fees in bps of notional; linear
+accounting. Fills and realized PnL must match ``qk.backtest(..., accounting="linear")`` exactly.
 
 Usage: ``pytest tests/test_engine_momentum_reference.py``
 """
@@ -38,6 +38,7 @@ class _Order:
     size: float
     active_ts: int
     expire_ts: int
+    checked: bool = False  #: it has met an event at or after active_ts
 
 
 @dataclass
@@ -108,10 +109,13 @@ class Reference:
         bid, ask, bid_size, ask_size = quote
         price, shown = (ask, ask_size) if order.side == 1 else (bid, bid_size)
         avail = math.inf if math.isnan(shown) else shown - taken[order.side]
-        if math.isnan(price) or avail <= 0.0 or ts > order.expire_ts:
-            if ts >= order.expire_ts:
-                book.order = None  # expired
+        first, order.checked = not order.checked, True
+        touch = not math.isnan(price) and avail > 0.0
+        if (not first and ts > order.expire_ts) or (not touch and ts >= order.expire_ts):
+            book.order = None  # expired: it waited past its deadline
             return
+        if not touch:
+            return  # waits for a quote
         qty = min(order.size, avail)
         taken[order.side] += qty
         self._book_fill(book, order.side, price, qty)

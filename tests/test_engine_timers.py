@@ -161,6 +161,44 @@ def test_bursts_of_timers_flush_the_logs_and_lose_nothing(tmp_path: Path) -> Non
     assert res.orders.filter(pl.col("event") == "cancelled").height == 60_000
 
 
+def test_a_late_first_quote_still_fills_a_timer_market_order(tmp_path: Path) -> None:
+    # the order's deadline (5 s market timeout) passes before its instrument quotes again: a
+    # touch at the order's first event fills it however late that event comes
+    path = write_ticks(tmp_path / "t.parquet", [tick(0, 99.0, 100.0), tick(60 * S, 98.0, 99.0)])
+    res = qk.backtest(path, [clock(first_at=S, max_fires=1)], accounting="linear")
+    [fill] = res.fills.to_dicts()
+    assert (fill["ts"], fill["price"]) == (60 * S, 99.0)
+
+
+def test_several_instances_never_fire_twice_when_the_logs_fill_up(tmp_path: Path) -> None:
+    # two clocks that fire at every event (re-armed at their own time), each placing and
+    # cancelling an order: the order log fills up between the two instances' firings of one
+    # row, the driver stops to flush it and resumes at the same row and instance
+    n = 30_000
+    path = write_ticks(tmp_path / "t.parquet", [tick(t, 99.0, 101.0) for t in range(n)])
+    pair = [clock(label=name, first_at=1, interval=-1, far_limit=True, cancel_after=True)
+            for name in ("a", "b")]  # fmt: skip
+    together = qk.backtest(path, pair, accounting="linear")
+    alone = qk.backtest(path, pair[:1], accounting="linear")
+    for name in ("a", "b"):
+        assert placed(together, name) == [1] * (n - 1)  # once at each event after ts 1
+    assert placed(alone, "a") == placed(together, "a")
+
+
+def test_a_clock_runs_the_same_next_to_strategies_reading_other_instruments(
+    engine_synth: Path,
+) -> None:
+    # backtest() reads only the instruments the strategies name: the clock's events are its own
+    xyz = clock(label="x", inst="XYZ", first_at=1, interval=-1, instruments=["XYZ"])
+    alone = qk.backtest(engine_synth, [xyz], **SETTINGS)
+    together = qk.backtest(
+        engine_synth, [xyz, qk.strategies.momentum(instruments=["BTC-PERPETUAL"])], **SETTINGS
+    )
+    mine = together.fills.filter(pl.col("strategy") == "x")
+    assert_frame_equal_rows(alone.fills, mine)
+    assert alone.fills.height > 0.99 * qk.data.scan(engine_synth).row_counts["XYZ"]
+
+
 # --------------------------------------------------------------------------- invariants
 
 
@@ -250,3 +288,19 @@ def test_session_on_time_fires_timers_without_quotes() -> None:
     out = sess.on_quote(5 * S, "X", bid=99.0, ask=101.0)
     assert [e.ts for e in out] == [5 * S]
     assert sess.next_timer() == 6 * S
+
+
+def test_session_reports_only_timers_it_can_run() -> None:
+    # a strategy that sets a timer but has no on_timer: nothing would ever run it
+    no_hook = qk.Strategy("no_hook", clock_on_quote, params=dict(clock.params),
+                          on_start=clock_on_start)  # fmt: skip
+    sess = qk.Session([no_hook(first_at=S)], instruments=["X"])
+    sess.start(0)
+    assert sess.next_timer() is None
+    assert sess.on_time(2 * S) == []
+    # a timer re-armed at its own time waits for the next quote, so the wall clock cannot spin
+    sess = qk.Session([clock(first_at=S, interval=-1, far_limit=True)], instruments=["X"])
+    sess.start(0)
+    assert [e.ts for e in sess.on_time(2 * S)] == [S]
+    assert sess.next_timer() is None and sess.on_time(3 * S) == []
+    assert [e.ts for e in sess.on_quote(4 * S, "X", bid=99.0, ask=101.0)] == [S, 4 * S][:1]

@@ -24,13 +24,19 @@ import types
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from quantkit.engine import driver_template
 from quantkit.engine.hooks import noop
 
+#: the package's files whose code every driver compiles in (paths under ``quantkit/``)
 _ENGINE_FILES = (
     "driver_template", "events", "matching", "accounting", "layout", "orders", "hooks", "jit",
     "timers",
 )  # fmt: skip
+_PACKAGE_FILES = (*(f"engine/{f}.py" for f in _ENGINE_FILES), "options/black76.py")
+#: global values numba freezes into the machine code (an edit to them must compile anew)
+_CONSTANT_TYPES = (bool, int, float, complex, str, bytes, tuple, np.generic)
 _loaded: dict[str, types.ModuleType] = {}
 
 
@@ -62,14 +68,16 @@ def _importable(fn: Any) -> tuple[str, str] | None:
     return mod_name, name
 
 
-def _jitted_deps(fns: list[Any]) -> list[Any]:
-    """``fns`` and every jitted function they call, transitively (found by name in their code).
+def _jitted_deps(fns: list[Any]) -> tuple[list[Any], list[str]]:
+    """``fns`` and every jitted function they call, transitively (found by name in their code),
+    and the global constants that code reads, as ``name=repr`` lines (sorted).
 
     numba's cache checks only the file of the function it compiled: a helper edited in another
-    module would leave the driver's cached machine code stale. Hashing every file reached here
-    into the driver's name makes such an edit compile a new driver.
+    module, or a constant imported from one, would leave the driver's cached machine code stale.
+    Hashing all of them into the driver's name makes such an edit compile a new driver.
     """
     out: list[Any] = []
+    constants: set[str] = set()
     seen: set[int] = set()
     modules: set[int] = set()
     stack = list(fns)
@@ -86,15 +94,24 @@ def _jitted_deps(fns: list[Any]) -> list[Any]:
             code = codes.pop()
             names.update(code.co_names)
             codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-        found = [py.__globals__.get(n) for n in names]
-        found += [c.cell_contents for c in py.__closure__ or () if _filled(c)]
-        for obj in found:
+        found = [(n, py.__globals__.get(n)) for n in sorted(names)]
+        found += [("<closure>", c.cell_contents) for c in py.__closure__ or () if _filled(c)]
+        for name, obj in found:
             if isinstance(obj, types.ModuleType) and id(obj) not in modules:
                 modules.add(id(obj))  # helpers.signal(...): look the names up in the module
-                found.extend(getattr(obj, n, None) for n in names)
+                found.extend((f"{obj.__name__}.{n}", _attr(obj, n)) for n in sorted(names))
+            elif isinstance(obj, _CONSTANT_TYPES):
+                constants.add(f"{name}={obj!r}")
             elif hasattr(obj, "py_func"):
                 stack.append(obj)
-    return out
+    return out, sorted(constants)
+
+
+def _attr(obj: Any, name: str) -> Any:
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # a module with a __getattr__ of its own
+        return None
 
 
 def _filled(cell: Any) -> bool:
@@ -106,24 +123,27 @@ def _filled(cell: Any) -> bool:
 
 
 def _source_digest(fns: list[Any], names: bytes) -> str:
-    h = hashlib.sha256(driver_template.BODY.encode() + names)
-    here = Path(__file__).parent
-    for f in _ENGINE_FILES:
-        h.update((here / f"{f}.py").read_bytes())
-    hashed: set[str] = set()
-    for fn in _jitted_deps(fns):
+    """Hash of everything compiled into a driver: the package's engine files, every file (or
+    source) of the jitted code the hooks reach, and the constants it reads; order-independent."""
+    package = Path(__file__).resolve().parents[1]
+    parts = {f"quantkit/{f}": (package / f).read_bytes() for f in _PACKAGE_FILES}
+    deps, constants = _jitted_deps(fns)
+    for fn in deps:
         mod = sys.modules.get(getattr(fn, "__module__", ""), None)
         path = getattr(mod, "__file__", None)
         if path and Path(path).exists():
-            if path not in hashed:
-                hashed.add(path)
-                h.update(Path(path).read_bytes())
+            parts[str(path)] = Path(path).read_bytes()
         else:
             py = getattr(fn, "py_func", fn)
+            key = f"{getattr(fn, '__module__', '')}.{getattr(py, '__qualname__', '')}"
             try:
-                h.update(inspect.getsource(py).encode())
+                parts[key] = inspect.getsource(py).encode()
             except (OSError, TypeError):
-                h.update(repr(fn).encode())
+                parts[key] = repr(fn).encode()
+    h = hashlib.sha256(driver_template.BODY.encode() + names)
+    for key in sorted(parts):
+        h.update(key.encode() + b"\0" + parts[key])
+    h.update("\n".join(constants).encode())
     return h.hexdigest()[:20]
 
 

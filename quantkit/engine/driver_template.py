@@ -33,8 +33,8 @@ from numba import njit
 from quantkit.engine.events import load_more, load_quote, maybe_sample, sample_equity
 from quantkit.engine.hooks import inlined
 from quantkit.engine.layout import (
-    C_EQUITY, C_FILLS, C_NEXT_SAMPLE, C_ORDERS, C_STATUS, EV_FILL, EV_QUOTE, EV_START, EV_TIMER,
-    OE_DONE, R_NONE, ST_FILL_STORM,
+    C_EQUITY, C_FILLS, C_NEXT_SAMPLE, C_ORDERS, C_ROW0, C_STATUS, EV_FILL, EV_QUOTE, EV_START,
+    EV_TIMER, OE_DONE, R_NONE, ST_FILL_STORM,
 )
 from quantkit.engine.matching import accept_orders, close_open, find_open, match_slot, record_fill
 
@@ -88,9 +88,13 @@ def _slow(ctx, p, st, mode, row, settings, olog, flog, counters):
 @njit(cache=CACHE, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _fire_timers(ctx, p, st, t, row, settings, olog, flog, counters, cap_o, cap_f):
     """Run ``on_timer`` while the instance's timer is due at ``t``, each time at the timer's own
-    time. Returns 1 when the logs must be flushed first (then call again), else 0. A timer
-    re-armed at or before the time it fired at waits for the next event."""
+    time. Returns 1 when the logs must be flushed first (then call again with the same row),
+    else 0. A timer re-armed at or before the time it fired at waits for the next row: the row
+    is kept in ``ctx.timer_held``, so calling again for the same row does not fire it twice."""
+    g = counters[C_ROW0] + row
     while 0 < ctx.timer_at <= t:
+        if ctx.timer_held == g:
+            return 0
         if counters[C_STATUS] != 0 or counters[C_ORDERS] > cap_o or counters[C_FILLS] > cap_f:
             return 1
         due = ctx.timer_at
@@ -102,6 +106,7 @@ def _fire_timers(ctx, p, st, t, row, settings, olog, flog, counters, cap_o, cap_
         if ctx.n_out > 0 or ctx.n_fq > 0:
             _slow(ctx, p, st, np.int64(M_DRAIN), row, settings, olog, flog, counters)
         if ctx.timer_at <= due:
+            ctx.timer_held = g
             return 0
     return 0
 
@@ -160,13 +165,13 @@ def replay_one(ts, code, quote, more, has_more, extras, slot_of, ctxs, params, s
                 return r
             maybe_sample(ctxs, t, sample_ns, elog, counters, options)
             next_sample = counters[C_NEXT_SAMPLE]
-        if timers is not None and 0 < ctx.timer_at <= t:
-            if _fire_timers(ctx, p, st, t, r, settings, olog, flog, counters, cap_o, cap_f):
-                return r
         s = slot_of[code[r]]
         if s < 0:
             r += 1
             continue
+        if timers is not None and 0 < ctx.timer_at <= t:  # the instance's clock: its events
+            if _fire_timers(ctx, p, st, t, r, settings, olog, flog, counters, cap_o, cap_f):
+                return r
         load_quote(ctx, s, t, bid[r], ask[r], bid_size[r], ask_size[r])
         if more is not None and has_more:
             load_more(ctx, s, more[0][r], more[1][r], more[2][r], more[3][r], more[4][r],
@@ -208,7 +213,6 @@ def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route
     cap_f = flog.shape[0] - margin
     cap_e = elog.shape[0] - ctxs.shape[0]
     next_sample = counters[C_NEXT_SAMPLE]
-    next_timer = _next_timer(ctxs) if timers is not None else NO_TIMER  # a lower bound
     r = r if r > 0 else 0
     while r < n:
         t = ts[r]
@@ -219,20 +223,18 @@ def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route
                     return r, -1
                 maybe_sample(ctxs, t, sample_ns, elog, counters, options)
                 next_sample = counters[C_NEXT_SAMPLE]
-            if timers is not None and t >= next_timer:
-                next_timer = fire_timers(ctxs, params, states, t, r, settings, olog, flog,
-                                         counters, cap_o, cap_f)  # fmt: skip
-                if next_timer < 0:
-                    return r, -1
             k = route_ptr[c]
         b = route_ptr[c + 1]
         while k < b:
             j = route_inst[k]
             s = route_slot[k]
-            k += 1
             ctx = ctxs[j]
             p = params[j]
             st = states[j]
+            if timers is not None and 0 < ctx.timer_at <= t:  # the instance's clock: its events
+                if _fire_timers(ctx, p, st, t, r, settings, olog, flog, counters, cap_o, cap_f):
+                    return r, k
+            k += 1
             load_quote(ctx, s, t, bid[r], ask[r], bid_size[r], ask_size[r])
             if more is not None and has_more:
                 load_more(ctx, s, more[0][r], more[1][r], more[2][r], more[3][r], more[4][r],
@@ -245,12 +247,8 @@ def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route
                 _slow(ctx, p, st, np.int64(M_MATCH), r, settings, olog, flog, counters)
                 after = M_DRAIN
             _on_quote_inline(ctx, p, st)
-            if timers is not None and 0 < ctx.timer_at < next_timer:
-                next_timer = ctx.timer_at  # the hooks may have set a timer
             if ctx.n_out > 0:
                 _slow(ctx, p, st, np.int64(after), r, settings, olog, flog, counters)
-                if timers is not None and 0 < ctx.timer_at < next_timer:
-                    next_timer = ctx.timer_at
             elif after == M_ORDERS:
                 continue
             if counters[C_STATUS] != 0 or counters[C_ORDERS] > cap_o or counters[C_FILLS] > cap_f:

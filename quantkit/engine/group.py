@@ -32,6 +32,7 @@ from quantkit.engine.layout import (
     MAX_SLOTS,
     MAX_X,
     N_COUNTERS,
+    NO_ROW,
     OE_CANCELLED,
     OE_EXPIRED,
     ORDER_LOG_DTYPE,
@@ -145,6 +146,7 @@ class StrategyGroup:
             ):
                 ctx[name] = np.nan
             ctx["x"] = np.nan
+            ctx["timer_held"] = NO_ROW
             codes = [self.instruments.index(s) for s in slots]
             fill_slot_facts(ctx, slots, codes, self.settings.accounting)
 
@@ -281,10 +283,14 @@ class StrategyGroup:
             if earliest >= 0:
                 return
 
-    def next_timer(self) -> int | None:
-        """The earliest timer any instance has set (ns), or None."""
-        at = self.ctxs["timer_at"]
-        at = at[at > 0]
+    def next_timer(self, row: int) -> int | None:
+        """The earliest timer (ns) that ``fire_timers`` at ``row`` or later would run, or None
+        (also when the strategy has no ``on_timer``). A timer re-armed not ahead at ``row``
+        waits for the next row."""
+        if self.timers is None:
+            return None
+        c = self.ctxs
+        at = c["timer_at"][(c["timer_at"] > 0) & (c["timer_held"] != row)]
         return int(at.min()) if len(at) else None
 
     def external_fill(

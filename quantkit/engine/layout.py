@@ -43,6 +43,7 @@ REDUCE_ONLY = 2
 EV_START = 0
 EV_QUOTE = 1
 EV_FILL = 2
+NO_ROW = -(1 << 62)  #: no row (``ctx.timer_held``)
 EV_TIMER = 3  #: the instance's timer fired (``set_timer``); ``ctx.ts`` is the timer's time
 # instrument accounting kinds (ctx.inst_kind)
 LINEAR = 0  #: size in units, price in quote currency, PnL = size x price change
@@ -178,6 +179,7 @@ CTX_DTYPE = np.dtype(
         ("n_fills", np.int64),
         ("n_orders", np.int64),
         ("timer_at", np.int64),  # when on_timer runs next, ns (0: no timer); see set_timer
+        ("timer_held", np.int64),  # row where the timer was re-armed not ahead (NO_ROW: none)
         # --- open orders (engine-owned) --------------------------------------------------
         ("n_open", np.int64),
         ("oo", OPEN_DTYPE, (MAX_OPEN,)),

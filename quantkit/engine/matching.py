@@ -4,7 +4,8 @@ Fill model (also in the README):
 
 * Market orders fill at the touch (buy at ``ask``, sell at ``bid``) of the first event of their
   instrument whose ``ts >= submit ts + latency``; with latency 0 that is the event that triggered
-  them. An empty side (NaN, or size 0) makes the order wait; it expires after ``market_timeout``.
+  them. An empty side (NaN, or size 0) makes the order wait; it expires after ``market_timeout``
+  (counted from ``submit ts + latency``).
 * Limit orders fill when the opposite touch reaches the price (buy when ``ask <= price``) at the
   limit price, as maker. A limit that crosses on arrival (its first match attempt) fills as taker
   at the touch; a post-only one that would cross is rejected instead.
@@ -278,8 +279,9 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
         reason = R_NONE
         qty = 0.0
         if is_market:
-            # past its deadline a waiting market order is gone, even if this event has a touch
-            if t > o.expire_ts or (not has_touch and t >= o.expire_ts):
+            # a touch at the order's first event fills it however late that event comes; an
+            # order that had to wait is gone past its deadline, even if this event has a touch
+            if (not first and t > o.expire_ts) or (not has_touch and t >= o.expire_ts):
                 event = OE_EXPIRED
                 reason = R_MARKET_REST
             elif has_touch:

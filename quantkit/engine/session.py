@@ -121,7 +121,8 @@ class Session:
 
     def next_timer(self) -> int | None:
         """When the earliest timer of any strategy instance is due (ns), or None."""
-        times = [t for g in self.engine.groups if (t := g.next_timer()) is not None]
+        row = self.rows - 1
+        times = [t for g in self.engine.groups if (t := g.next_timer(row)) is not None]
         return min(times) if times else None
 
     def on_fill(
