@@ -14,7 +14,7 @@ Fill model (also in the README):
   open; the rest of a market order is cancelled.
 * Reduce-only orders never increase ``|position|``: capped at fill, cancelled when nothing is left.
 
-Compile time matters here: a cold first backtest compiles all of it, at about 2 ms per numba IR
+Compile time matters here: a cold first backtest compiles all of it, at 1.5-2 ms per numba IR
 statement plus ~50 ms per function. So the code is a few functions with their steps written out
 (the acceptance checks, the match of one order) rather than many small helpers; numba's IR
 inlining (``inline="always"``) deep-copies the callee and costs more than a call for anything
