@@ -12,6 +12,10 @@ Usage::
     for ev in sess.on_quote(ts, "BTC-PERPETUAL", bid=60000.0, ask=60000.5):
         venue.send(ev)                      # ev.side, ev.type, ev.size, ev.price ...
     sess.on_fill(ev.instance, ev.order_id, price=60000.5, size=1.0, ts=ts2)
+    if (due := sess.next_timer()) is not None and due <= now:
+        orders = sess.on_time(now)          # strategies' timers, between quotes
+
+Instances are numbered in the order the strategies were given (``OrderEvent.instance``).
 """
 
 from __future__ import annotations
