@@ -42,7 +42,6 @@ _on_quote_inline = inlined(_on_quote)
 _on_fill_inline = inlined(_on_fill)
 _on_start_inline = inlined(_on_start)
 _on_timer_inline = inlined(_on_timer)
-NO_TIMER = 1 << 62  # later than any timer
 # what _slow is called for
 M_MATCH = 0
 M_ORDERS = 1
@@ -111,26 +110,15 @@ def _fire_timers(ctx, p, st, t, row, settings, olog, flog, counters, cap_o, cap_
     return 0
 
 
-@njit(cache=CACHE, no_cfunc_wrapper=True, no_cpython_wrapper=True)
-def _next_timer(ctxs):
-    """The earliest timer set in any instance (NO_TIMER when none is)."""
-    earliest = NO_TIMER
-    for j in range(ctxs.shape[0]):
-        at = ctxs[j].timer_at
-        if 0 < at < earliest:
-            earliest = at
-    return earliest
-
-
 @njit(cache=CACHE, no_cfunc_wrapper=True)
 def fire_timers(ctxs, params, states, t, row, settings, olog, flog, counters, cap_o, cap_f):
-    """``_fire_timers`` for every instance; returns -1 when the logs must be flushed first (then
-    call again), else the earliest timer still set (``NO_TIMER`` when none is)."""
+    """``_fire_timers`` for every instance; returns 1 when the logs must be flushed first (then
+    call again), else 0."""
     for j in range(ctxs.shape[0]):
         if _fire_timers(ctxs[j], params[j], states[j], t, row, settings, olog, flog, counters,
                         cap_o, cap_f):  # fmt: skip
-            return -1
-    return _next_timer(ctxs)
+            return 1
+    return 0
 
 
 @njit(cache=CACHE, no_cfunc_wrapper=True)

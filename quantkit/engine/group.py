@@ -273,15 +273,14 @@ class StrategyGroup:
             return
         cap = len(self.olog) - self.margin
         self.counters[C_ROW0] = 0
-        while True:
-            earliest = self.driver.fire_timers(
+        more = 1
+        while more:  # 1: stopped to have the logs flushed
+            more = self.driver.fire_timers(
                 self.ctxs, self.params, self.states, t, row, self.settings_array, self.olog,
                 self.flog, self.counters, cap, cap,
             )  # fmt: skip
             self._check_status()
             self.flush()
-            if earliest >= 0:
-                return
 
     def next_timer(self, row: int) -> int | None:
         """The earliest timer (ns) that ``fire_timers`` at ``row`` or later would run, or None

@@ -79,13 +79,7 @@ class Engine:
         """Data columns the run reads: what the kernels need, the fill model's touch and sizes,
         and, when an option is subscribed, the option columns (greeks, forward, mark_iv)."""
         cols = set(REQUIRED_FLOAT)
-        options = any(
-            int(g.ctxs["is_call"][j, s]) >= 0
-            for g in self.groups
-            for j, slots in enumerate(g.slots)
-            for s in range(len(slots))
-        )
-        if options:
+        if any(g.options for g in self.groups):
             cols.update(OPTIONAL_FLOAT[2:])
         for g in self.groups:
             needs = g.strategy.needs
