@@ -18,9 +18,9 @@ from typing import Any
 
 import polars as pl
 import pytest
+from cli_run import run_main
 
 import quantkit as qk
-from quantkit.cli.main import main
 from quantkit.strategies.seed import seed_configs
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -36,16 +36,7 @@ TIMING = ("elapsed_s", "events_per_s", "setup_s")
 def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run ``quantkit ARGS...`` in-process; returns (exit code, stdout, stderr)."""
 
-    def run(*args: str | Path) -> tuple[int, str, str]:
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return lambda *args: run_main(args, capsys)
 
 
 def without_timing(doc: dict[str, Any]) -> dict[str, Any]:

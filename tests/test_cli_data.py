@@ -10,8 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from quantkit.cli.main import main
+from cli_run import run_main
 
 GOOD = {
     "ts": [1, 2, 3],
@@ -29,18 +28,8 @@ def _write(path: Path, **changes: object) -> Path:
     return path
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def _user_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    code, out, err = _run(args, capsys)
+    code, out, err = run_main(args, capsys)
     assert code == 2, (out, err)
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err and out == ""
@@ -49,14 +38,14 @@ def _user_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_inspect_human(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _write(tmp_path / "t.parquet")
-    code, out, _ = _run(["data", "inspect", str(path)], capsys)
+    code, out, _ = run_main(["data", "inspect", str(path)], capsys)
     assert code == 0
     assert "3 rows" in out and "crossed quotes (bid > ask): 1" in out
 
 
 def test_inspect_json_is_one_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _write(tmp_path / "t.parquet")
-    code, out, _ = _run(["data", "inspect", str(path), "--json"], capsys)
+    code, out, _ = run_main(["data", "inspect", str(path), "--json"], capsys)
     assert code == 0 and out.count("\n") == 1
     report = json.loads(out)
     assert report["rows"] == 3 and report["instruments"]["A"]["rows"] == 2
@@ -90,7 +79,7 @@ def test_inspect_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], case
 def test_synth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_path = tmp_path / "s.parquet"
     args = ["data", "synth", "--out", str(out_path), "--rows", "1_000", "--instrument", "ETH-X"]
-    code, out, _ = _run([*args, "--start", "2024-02-01", "--seed", "5"], capsys)
+    code, out, _ = run_main([*args, "--start", "2024-02-01", "--seed", "5"], capsys)
     assert code == 0 and out.startswith("wrote 1,000 rows to")
     table = pq.read_table(out_path)
     assert table.num_rows == 1_000

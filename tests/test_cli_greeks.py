@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-
-from quantkit.cli.main import main
+from cli_run import run_main
 
 TICKERS = Path(__file__).parent / "data" / "deribit_tickers_2021.jsonl"
 ROWS: list[dict[str, Any]] = sorted(
@@ -42,22 +41,12 @@ def _ticks(mark_iv: bool = True) -> pl.DataFrame:
     return pl.DataFrame(data)
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def _greeks(
     tmp_path: Path, frame: pl.DataFrame, capsys: pytest.CaptureFixture[str]
 ) -> pl.DataFrame:
     src, dst = tmp_path / "in.parquet", tmp_path / "out.parquet"
     frame.write_parquet(src)
-    code, out, err = _run(["data", "greeks", str(src), "--out", str(dst)], capsys)
+    code, out, err = run_main(["data", "greeks", str(src), "--out", str(dst)], capsys)
     assert (code, err) == (0, ""), err
     assert f"wrote {dst}" in out
     return pl.read_parquet(dst)
@@ -102,7 +91,7 @@ def test_input_equal_to_output_is_rewritten_safely(
 ) -> None:
     path = tmp_path / "ticks.parquet"
     _ticks().write_parquet(path)
-    code, _, err = _run(["data", "greeks", str(path), "--out", str(path)], capsys)
+    code, _, err = run_main(["data", "greeks", str(path), "--out", str(path)], capsys)
     assert (code, err) == (0, "")
     assert pl.read_parquet(path)["delta"][0] != 9.0
     assert [p.name for p in tmp_path.iterdir()] == ["ticks.parquet"]
@@ -133,7 +122,7 @@ def test_user_errors_are_one_line(
         src = tmp_path / "nope.parquet"
     if case == "missing_out_dir":
         dst = tmp_path / "no" / "out.parquet"
-    code, _, err = _run(["data", "greeks", str(src), "--out", str(dst)], capsys)
+    code, _, err = run_main(["data", "greeks", str(src), "--out", str(dst)], capsys)
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
     for word in words:

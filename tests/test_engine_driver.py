@@ -41,16 +41,9 @@ def flip_on_quote(ctx, p, s):
             sell_market(ctx, i, ctx.position[i])
 
 
-@njit(cache=True, error_model="numpy")
-def flip_numpy_on_quote(ctx, p, s):
-    """The same rules compiled with options of its own: the driver calls it, not a copy."""
-    i = ctx.slot
-    s.seen[i] += 1
-    if s.seen[i] % p.every == 0:
-        if ctx.position[i] == 0.0:
-            buy_market(ctx, i, p.size)
-        else:
-            sell_market(ctx, i, ctx.position[i])
+#: the same rules compiled with options of its own: the driver calls it, not a copy (not
+#: cached: numba's cache would not tell its machine code from flip_on_quote's)
+flip_numpy_on_quote = njit(error_model="numpy")(flip_on_quote.py_func)
 
 
 def _flip(hook: object) -> qk.Strategy:

@@ -22,7 +22,8 @@ kinds = st.sampled_from(["call", "put"])
 FAST = settings(max_examples=150, deadline=None)
 
 
-def _inputs(lf: float, m: float) -> tuple[float, float]:
+def forward_strike(lf: float, m: float) -> tuple[float, float]:
+    """Forward and strike from a log forward and a log moneyness (shared with the IV tests)."""
     forward = math.exp(lf)
     return forward, forward * math.exp(m)
 
@@ -35,7 +36,7 @@ def _d1(forward: float, strike: float, t: float, vol: float) -> float:
 @FAST
 @given(log_forward, moneyness, years, vols)
 def test_put_call_parity(lf: float, m: float, t: float, vol: float) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     call, put = qo.black76(f, k, t, vol, "call"), qo.black76(f, k, t, vol, "put")
     assert call.price - put.price == pytest.approx(f - k, abs=1e-12 * max(f, k))
     assert call.delta - put.delta == pytest.approx(1.0, abs=1e-12)
@@ -45,7 +46,7 @@ def test_put_call_parity(lf: float, m: float, t: float, vol: float) -> None:
 @FAST
 @given(log_forward, moneyness, years, vols, kinds)
 def test_delta_is_dprice_dforward(lf: float, m: float, t: float, vol: float, kind: str) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     h = 1e-4 * f * vol * math.sqrt(t)
     fd = (qo.black76(f + h, k, t, vol, kind).price - qo.black76(f - h, k, t, vol, kind).price) / (
         2 * h
@@ -58,7 +59,7 @@ def test_delta_is_dprice_dforward(lf: float, m: float, t: float, vol: float, kin
 def test_gamma_is_second_derivative_of_price(
     lf: float, m: float, t: float, vol: float, kind: str
 ) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     assume(norm_pdf(_d1(f, k, t, vol)) > 1e-3)
     h = 1e-3 * f * vol * math.sqrt(t)
     prices = [qo.black76(f + i * h, k, t, vol, kind).price for i in (-1, 0, 1)]
@@ -71,7 +72,7 @@ def test_gamma_is_second_derivative_of_price(
 def test_vega_is_dprice_dvol_per_point(
     lf: float, m: float, t: float, vol: float, kind: str
 ) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     h = 1e-6
     fd = (qo.black76(f, k, t, vol + h, kind).price - qo.black76(f, k, t, vol - h, kind).price) / (
         2 * h
@@ -84,7 +85,7 @@ def test_vega_is_dprice_dvol_per_point(
 def test_theta_is_daily_decay_capped_by_time_value(
     lf: float, m: float, t: float, vol: float, kind: str
 ) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     h = 1e-6 * t
     longer = qo.black76(f, k, t + h, vol, kind).price
     shorter = qo.black76(f, k, t - h, vol, kind).price
@@ -99,7 +100,7 @@ def test_theta_is_daily_decay_capped_by_time_value(
 @FAST
 @given(log_forward, moneyness, years, st.floats(0.05, 2.9), kinds)
 def test_price_increases_with_vol(lf: float, m: float, t: float, vol: float, kind: str) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     low, high = qo.black76(f, k, t, vol, kind), qo.black76(f, k, t, vol + 0.1, kind)
     assert high.price >= low.price
     if low.vega > 1e-9 * f:
@@ -146,7 +147,7 @@ def test_kind_is_case_insensitive() -> None:
 def test_jitted_cores_equal_python_api(
     lf: float, m: float, t: float, vol: float, is_call: bool
 ) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     g = qo.black76(f, k, t, vol, "call" if is_call else "put")
     assert b76_greeks(f, k, t, vol, is_call) == (g.price, g.delta, g.gamma, g.vega, g.theta)
     assert b76_price(f, k, t, vol, is_call) == g.price

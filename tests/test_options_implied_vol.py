@@ -8,28 +8,21 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from test_options_black76 import forward_strike, kinds, log_forward, years
 
 import quantkit.options as qo
 from quantkit.errors import ConfigError
 from quantkit.options.implied_vol import iv_solve
 
-log_forward = st.floats(math.log(1.0), math.log(2e5))
 moneyness = st.floats(-2.0, 2.0)  # ln(K / F)
-years = st.floats(1.0 / (365 * 24), 3.0)
 vols = st.floats(0.01, 4.0)
-kinds = st.sampled_from(["call", "put"])
 FAST = settings(max_examples=200, deadline=None)
-
-
-def _inputs(lf: float, m: float) -> tuple[float, float]:
-    forward = math.exp(lf)
-    return forward, forward * math.exp(m)
 
 
 @FAST
 @given(log_forward, moneyness, years, vols, kinds)
 def test_round_trip_to_1e_8(lf: float, m: float, t: float, vol: float, kind: str) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     g = qo.black76(f, k, t, vol, kind)
     # where vega is tiny, a price rounding of 1e-15 relative moves the vol by more than 1e-8
     assume(g.vega * 100 * 1e-8 > 1e-12 * max(f, k))
@@ -41,7 +34,7 @@ def test_round_trip_to_1e_8(lf: float, m: float, t: float, vol: float, kind: str
 def test_nan_below_intrinsic_and_at_or_above_cap(
     lf: float, m: float, t: float, kind: str, frac: float
 ) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     floor = max(f - k, 0.0) if kind == "call" else max(k - f, 0.0)
     cap = f if kind == "call" else k
     assume(floor > 1e-9 * cap)
@@ -65,7 +58,7 @@ def test_intrinsic_price_gives_zero_vol_and_expired_gives_nan() -> None:
 def test_vol_increases_with_price(
     lf: float, m: float, t: float, kind: str, a: float, b: float
 ) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     floor = max(f - k, 0.0) if kind == "call" else max(k - f, 0.0)
     room = min(f, k)  # the time value lives in (0, min(F, K))
     lo, hi = sorted((a, b))
@@ -80,7 +73,7 @@ def test_vol_increases_with_price(
 def test_jitted_core_and_vec_equal_python_api(
     lf: float, m: float, t: float, vol: float, is_call: bool
 ) -> None:
-    f, k = _inputs(lf, m)
+    f, k = forward_strike(lf, m)
     kind = "call" if is_call else "put"
     price = qo.black76(f, k, t, vol, kind).price
     expected = qo.implied_vol(price, f, k, t, kind)
