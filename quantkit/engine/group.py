@@ -48,6 +48,16 @@ from quantkit.errors import ConfigError, KernelError, did_you_mean
 LOG_CAPACITY = 1 << 16
 
 
+def in_event_order(log: np.ndarray) -> np.ndarray:
+    """Log lines (of several groups) in event order: by row (equity samples, which have none:
+    by ts), then instance; each instance's lines keep the order it logged them in.
+
+    Usage: ``fills = in_event_order(np.concatenate([g1_fills, g2_fills]))``
+    """
+    first = log["row"] if "row" in (log.dtype.names or ()) else log["ts"]
+    return log[np.lexsort((log["instance"], first))]  # lexsort is stable
+
+
 def _uint32(code: np.ndarray) -> np.ndarray:
     """Instrument codes as uint32 (a view of the int32 codes): indexing with an unsigned number
     needs no negative-index handling in the jitted loop."""

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from quantkit.engine.accounting import slot_delta, slot_unrealized, to_usd
-from quantkit.engine.group import StrategyGroup
+from quantkit.engine.group import StrategyGroup, in_event_order
 from quantkit.engine.layout import (
     EQUITY_LOG_DTYPE,
     FILL_LOG_DTYPE,
@@ -109,9 +109,7 @@ def _frame(groups: list[StrategyGroup], attr: str, dtype: np.dtype) -> np.ndarra
     """One log of every group, in event order: by row (equity samples: by ts), then instance,
     each instance's lines in the order it logged them."""
     parts = [p for g in groups for p in getattr(g, attr)]
-    log = np.concatenate(parts) if parts else np.zeros(0, dtype)
-    first = log["row"] if "row" in (dtype.names or ()) else log["ts"]
-    return log[np.lexsort((log["instance"], first))]  # lexsort is stable
+    return in_event_order(np.concatenate(parts) if parts else np.zeros(0, dtype))
 
 
 def _summarize(

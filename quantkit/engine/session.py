@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quantkit.engine.group import in_event_order
 from quantkit.engine.layout import OE_NAMES, REASONS
 from quantkit.engine.run import Engine
 from quantkit.engine.settings import EngineSettings
@@ -218,8 +219,7 @@ class Session:
                 parts.append(rows)
         if not parts:
             return []
-        rows = np.concatenate(parts)
-        return rows[np.lexsort((rows["instance"], rows["row"]))]
+        return in_event_order(np.concatenate(parts))
 
     def _order_event(self, r: np.void) -> OrderEvent:
         code = int(r["code"])
