@@ -124,25 +124,27 @@ def _filled(cell: Any) -> bool:
 
 def _source_digest(fns: list[Any], names: bytes) -> str:
     """Hash of everything compiled into a driver: the package's engine files, every file (or
-    source) of the jitted code the hooks reach, and the constants it reads; order-independent."""
+    source) of the jitted code the hooks reach, and the constants it reads. Each file is read
+    once; the hash depends on their contents, not on their order or where they are."""
     package = Path(__file__).resolve().parents[1]
-    parts = {f"quantkit/{f}": (package / f).read_bytes() for f in _PACKAGE_FILES}
+    files = {package / f for f in _PACKAGE_FILES}
+    sources: set[bytes] = set()  # code without a file of its own (a notebook cell...)
     deps, constants = _jitted_deps(fns)
     for fn in deps:
         mod = sys.modules.get(getattr(fn, "__module__", ""), None)
         path = getattr(mod, "__file__", None)
         if path and Path(path).exists():
-            parts[str(path)] = Path(path).read_bytes()
-        else:
-            py = getattr(fn, "py_func", fn)
-            key = f"{getattr(fn, '__module__', '')}.{getattr(py, '__qualname__', '')}"
-            try:
-                parts[key] = inspect.getsource(py).encode()
-            except (OSError, TypeError):
-                parts[key] = repr(fn).encode()
+            files.add(Path(path).resolve())
+            continue
+        py = getattr(fn, "py_func", fn)
+        try:
+            sources.add(inspect.getsource(py).encode())
+        except (OSError, TypeError):
+            sources.add(repr(fn).encode())
+    blobs = sorted(hashlib.sha256(b).digest() for b in {f.read_bytes() for f in files} | sources)
     h = hashlib.sha256(driver_template.BODY.encode() + names)
-    for key in sorted(parts):
-        h.update(key.encode() + b"\0" + parts[key])
+    for blob in blobs:
+        h.update(blob)
     h.update("\n".join(constants).encode())
     return h.hexdigest()[:20]
 
