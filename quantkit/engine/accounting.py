@@ -47,24 +47,23 @@ def apply_fill(ctx, slot, side, price, size, fee):
     pos = ctx.position[slot]
     avg = ctx.avg_price[slot]
     signed = size * side
-    kind = ctx.inst_kind[slot]
-    if pos == 0.0 or (pos > 0.0) == (signed > 0.0):
-        new = pos + signed
+    new = pos + signed
+    inverse = ctx.inst_kind[slot] == INVERSE
+    if (pos == 0.0) | ((pos > 0.0) == (signed > 0.0)):  # opens or adds
         if pos == 0.0:
             avg = price
-        elif kind == INVERSE:
+        elif inverse:
             avg = new / (pos / avg + signed / price)
         else:
             avg = (pos * avg + signed * price) / new
-    else:
-        closed = abs(pos) if abs(pos) < size else size  # min(size, |pos|)
-        direction = 1.0 if pos > 0.0 else -1.0
-        if kind == INVERSE:
-            pnl = closed * direction * (1.0 / avg - 1.0 / price)
-        else:
-            pnl = closed * direction * (price - avg)
-        ctx.realized[slot] += pnl
-        new = pos + signed
+    else:  # reduces, closes or flips: realize the closed part
+        closed = size  # min(size, |pos|)
+        if abs(pos) < size:
+            closed = abs(pos)
+        gain = price - avg
+        if inverse:
+            gain = 1.0 / avg - 1.0 / price
+        ctx.realized[slot] += closed * math.copysign(1.0, pos) * gain
         if new == 0.0:
             avg = 0.0
         elif (new > 0.0) != (pos > 0.0):

@@ -27,6 +27,8 @@ from {module} import {name} as {alias}
 """
 
 BODY = '''
+import math
+
 import numpy as np
 from numba import njit
 
@@ -55,8 +57,12 @@ def _slow(ctx, p, st, mode, row, settings, olog, flog, counters):
     M_DRAIN: orders or fills are pending. Then accept the orders the hooks emit, match them and
     deliver their fills to ``on_fill`` until quiet (at most 64 rounds)."""
     if mode == M_MATCH or mode == M_ORDERS:
-        ctx.liq_bid_used = 0.0  # displayed size taken by fills at this event
-        ctx.liq_ask_used = 0.0
+        ctx.liq_bid = ctx.bid_size  # displayed size left to fill at this event; inf: unknown
+        ctx.liq_ask = ctx.ask_size
+        if ctx.bid_size != ctx.bid_size:
+            ctx.liq_bid = math.inf
+        if ctx.ask_size != ctx.ask_size:
+            ctx.liq_ask = math.inf
     if mode == M_MATCH and ctx.sim == 1:
         match_slot(ctx, ctx.slot, row, settings[2], settings[3], olog, flog, counters)
     rounds = 0

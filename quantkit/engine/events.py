@@ -11,7 +11,7 @@ import math
 
 from numba import njit
 
-from quantkit.engine.accounting import slot_delta, slot_unrealized, usd_rate
+from quantkit.engine.accounting import slot_delta
 from quantkit.engine.jit import internal
 from quantkit.engine.layout import (
     C_EQUITY,
@@ -19,6 +19,7 @@ from quantkit.engine.layout import (
     C_STATUS,
     EV_QUOTE,
     INVERSE,
+    LINEAR,
     ST_LOG_OVERFLOW,
 )
 
@@ -81,17 +82,34 @@ def sample_equity(ctxs, t, elog, counters, options):
         f = 0.0
         d = 0.0
         for s in range(ctx.n_slots):
-            rate = usd_rate(ctx, s)  # to_usd(ctx, s, x) is: 0 when x == 0, else x * rate
-            x = ctx.realized[s]
-            r += 0.0 if x == 0.0 else x * rate
-            x = slot_unrealized(ctx, s)
-            u += 0.0 if x == 0.0 else x * rate
-            x = ctx.fees[s]
-            f += 0.0 if x == 0.0 else x * rate
-            pos = ctx.position[s]  # slot_delta(ctx, s), its option part only when compiled in
+            pos = ctx.position[s]
+            x_r = ctx.realized[s]
+            x_f = ctx.fees[s]
+            if (pos == 0.0) & (x_r == 0.0) & (x_f == 0.0):
+                continue  # adds nothing (every amount below would be 0)
+            # to_usd(ctx, s, x), written out: 0 when x == 0, else x times the USD rate
+            kind = ctx.inst_kind[s]
+            mid = ctx.q_mid[s]
+            rate = 1.0
+            if kind == INVERSE:
+                rate = mid
+            elif kind != LINEAR:
+                rate = ctx.q_underlying[s]
+            if x_r != 0.0:
+                r += x_r * rate
+            if x_f != 0.0:
+                f += x_f * rate
             if pos != 0.0:
-                if ctx.inst_kind[s] == INVERSE:
-                    d += pos / ctx.q_mid[s]
+                if mid == mid:  # slot_unrealized(ctx, s), written out
+                    avg = ctx.avg_price[s]
+                    x = pos * (mid - avg)
+                    if kind == INVERSE:
+                        x = pos * (1.0 / avg - 1.0 / mid)
+                    if x != 0.0:
+                        u += x * rate
+                # slot_delta(ctx, s), its option part only when compiled in
+                if kind == INVERSE:
+                    d += pos / mid
                 elif ctx.is_call[s] < 0:
                     d += pos
                 elif options is not None:

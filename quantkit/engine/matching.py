@@ -164,21 +164,19 @@ def accept_orders(ctx, row, latency_ns, market_timeout_ns, olog, counters):
                 price = q.price
                 size = q.size
                 reason = R_NONE
-                if side != BUY and side != SELL:
+                if (side != BUY) & (side != SELL):
                     reason = R_BAD_SIDE
-                elif slot < 0 or slot >= ctx.n_slots:
+                elif (slot < 0) | (slot >= ctx.n_slots):
                     reason = R_BAD_SLOT
                     slot = -1
-                elif not (size > 0.0 and math.isfinite(size)):
+                elif not ((size > 0.0) & (size < math.inf)):  # also NaN
                     reason = R_BAD_SIZE
-                elif otype != MARKET and not (
-                    otype == LIMIT and price > 0.0 and math.isfinite(price)
+                elif (otype != MARKET) & (
+                    (otype != LIMIT) | (not ((price > 0.0) & (price < math.inf)))
                 ):
                     reason = R_BAD_PRICE
-                elif flags & REDUCE_ONLY and (
-                    ctx.position[slot] == 0.0 or (ctx.position[slot] > 0.0) == (side > 0)
-                ):
-                    reason = R_REDUCE_ONLY
+                elif ((flags & REDUCE_ONLY) != 0) & (ctx.position[slot] * side >= 0.0):
+                    reason = R_REDUCE_ONLY  # flat, or the order would add to the position
                 elif ctx.n_open >= MAX_OPEN:
                     reason = R_TOO_MANY_OPEN
                 else:  # open it: the newest in time priority
@@ -252,70 +250,70 @@ def record_fill(ctx, row, oid, slot, side, price, size, fee, maker, flog, counte
 def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counters):
     """Match the active open orders of ``slot`` against the current event's quote (the fill
     model of the module docstring), in time priority; filled, expired, rejected and cancelled
-    orders are closed."""
+    orders are closed. ``ctx.liq_bid``/``liq_ask`` hold the displayed size not yet taken at
+    this event (inf when the data has no size).
+
+    Compile time: conditions are combined with ``&``/``|`` on booleans and there is no
+    conditional expression (numba compiles each ``and``, ``or`` and ``x if c else y`` into
+    branches, several times the cost of an operator)."""
     t = ctx.ts
     i = np.int64(0)  # not a constant: close_open is compiled once, for int64
     while i < ctx.n_open:
         o = ctx.oo[i]
-        if o.slot != slot or o.active_ts > t:
+        if (o.slot != slot) | (o.active_ts > t):
             i += 1
             continue
         side = o.side
+        touch = ctx.bid
+        avail = ctx.liq_bid
         if side == BUY:
             touch = ctx.ask
-            size = ctx.ask_size
-            used = ctx.liq_ask_used
-        else:
-            touch = ctx.bid
-            size = ctx.bid_size
-            used = ctx.liq_bid_used
-        avail = math.inf if math.isnan(size) else size - used
-        has_touch = not math.isnan(touch) and avail > 0.0
-        first = o.checked == 0
+            avail = ctx.liq_ask
+        later = o.checked != 0  # not the order's first match attempt (its arrival)
         o.checked = 1
         is_market = o.type == MARKET
+        has_touch = (touch == touch) & (avail > 0.0)  # touch == touch: not NaN
+        # a market order takes any touch; a limit one a touch at or better than its price
+        # (False for a NaN touch)
+        crosses = is_market | ((touch - o.price) * side <= 0.0)
         # what happens to the order: it stays open (_KEEP) or is closed with (event, reason)
         event = _KEEP
         reason = R_NONE
-        qty = 0.0
-        if is_market:
+        if is_market & ((later & (t > o.expire_ts)) | ((not has_touch) & (t >= o.expire_ts))):
             # a touch at the order's first event fills it however late that event comes; an
             # order that had to wait is gone past its deadline, even if this event has a touch
-            if (not first and t > o.expire_ts) or (not has_touch and t >= o.expire_ts):
-                event = OE_EXPIRED
-                reason = R_MARKET_REST
-            elif has_touch:
-                price = touch
-                maker = 0
-                qty = o.remaining
-        else:
-            limit = o.price
-            crosses = not math.isnan(touch) and (touch <= limit if side == BUY else touch >= limit)
-            if first and o.flags & POST_ONLY and crosses:
-                event = OE_REJECTED
-                reason = R_POST_ONLY_CROSS
-            elif has_touch and crosses:
-                price = touch if first else limit
-                maker = 0 if first else 1
-                qty = o.remaining
-        if qty > 0.0:
-            qty = avail if avail < qty else qty  # min(), without compiling min
+            event = OE_EXPIRED
+            reason = R_MARKET_REST
+        elif (not later) & (not is_market) & ((o.flags & POST_ONLY) != 0) & crosses:
+            event = OE_REJECTED
+            reason = R_POST_ONLY_CROSS
+        elif has_touch & crosses:
+            qty = o.remaining
+            if avail < qty:
+                qty = avail
             if o.flags & REDUCE_ONLY:
-                pos = ctx.position[slot]
-                room = abs(pos) if (pos > 0.0) != (side > 0) else 0.0
-                qty = room if room < qty else qty
+                room = -ctx.position[slot] * side  # > 0: the size that reduces the position
+                if room < qty:
+                    qty = room
             if qty <= 0.0:
                 event = OE_CANCELLED
                 reason = R_REDUCE_ONLY
             else:
+                # taker at the touch, except a limit order resting since an earlier event
+                price = touch
+                maker = np.int64(0)
+                bps = fee_taker_bps
+                if later & (not is_market):
+                    price = o.price
+                    maker = np.int64(1)
+                    bps = fee_maker_bps
                 if side == BUY:
-                    ctx.liq_ask_used += qty
+                    ctx.liq_ask = avail - qty
                     ctx.open_buy[slot] -= qty
                 else:
-                    ctx.liq_bid_used += qty
+                    ctx.liq_bid = avail - qty
                     ctx.open_sell[slot] -= qty
                 o.remaining -= qty
-                bps = fee_taker_bps if maker == 0 else fee_maker_bps
                 fee = fee_for(ctx, slot, price, qty, bps)
                 record_fill(ctx, row, o.id, slot, side, price, qty, fee, maker, flog, counters)
                 if o.remaining <= 0.0:
