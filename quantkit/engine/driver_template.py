@@ -56,25 +56,27 @@ def _slow(ctx, p, st, mode, row, settings, olog, flog, counters):
     open orders, before on_quote: match them; M_ORDERS: the inlined on_quote emitted orders;
     M_DRAIN: orders or fills are pending. Then accept the orders the hooks emit, match them and
     deliver their fills to ``on_fill`` until quiet (at most 64 rounds)."""
-    if mode == M_MATCH or mode == M_ORDERS:
+    if mode != M_DRAIN:
         ctx.liq_bid = ctx.bid_size  # displayed size left to fill at this event; inf: unknown
         ctx.liq_ask = ctx.ask_size
         if ctx.bid_size != ctx.bid_size:
             ctx.liq_bid = math.inf
         if ctx.ask_size != ctx.ask_size:
             ctx.liq_ask = math.inf
-    if mode == M_MATCH and ctx.sim == 1:
+    if (mode == M_MATCH) & (ctx.sim == 1):
         match_slot(ctx, ctx.slot, row, settings[2], settings[3], olog, flog, counters)
     rounds = 0
-    while ctx.n_out > 0 or ctx.n_fq > 0:
+    while (ctx.n_out > 0) | (ctx.n_fq > 0):
         rounds += 1
         if rounds > 64:
             counters[C_STATUS] = ST_FILL_STORM
             return
         if ctx.n_out > 0:
             accept_orders(ctx, row, np.int64(settings[0]), np.int64(settings[1]), olog, counters)
-            if ctx.sim == 1 and ctx.kind == EV_QUOTE and ctx.open_count[ctx.slot] > 0:
-                match_slot(ctx, ctx.slot, row, settings[2], settings[3], olog, flog, counters)
+            if (ctx.sim == 1) & (ctx.kind == EV_QUOTE):
+                if ctx.open_count[ctx.slot] > 0:
+                    match_slot(ctx, ctx.slot, row, settings[2], settings[3], olog, flog,
+                               counters)  # fmt: skip
         kind = ctx.kind
         for q in range(ctx.n_fq):  # the fills, each delivered to on_fill
             f = ctx.fq[q]
@@ -100,7 +102,8 @@ def _fire_timers(ctx, p, st, t, row, settings, olog, flog, counters, cap_o, cap_
     while 0 < ctx.timer_at <= t:
         if ctx.timer_held == g:
             return 0
-        if counters[C_STATUS] != 0 or counters[C_ORDERS] > cap_o or counters[C_FILLS] > cap_f:
+        full = (counters[C_ORDERS] > cap_o) | (counters[C_FILLS] > cap_f)
+        if full | (counters[C_STATUS] != 0):
             return 1
         due = ctx.timer_at
         ctx.timer_at = 0
@@ -108,7 +111,7 @@ def _fire_timers(ctx, p, st, t, row, settings, olog, flog, counters, cap_o, cap_
         ctx.ts = due
         ctx.slot = -1
         _on_timer_inline(ctx, p, st)
-        if ctx.n_out > 0 or ctx.n_fq > 0:
+        if (ctx.n_out > 0) | (ctx.n_fq > 0):
             _slow(ctx, p, st, np.int64(M_DRAIN), row, settings, olog, flog, counters)
         if ctx.timer_at <= due:
             ctx.timer_held = g
@@ -184,7 +187,8 @@ def replay_one(ts, code, quote, more, has_more, extras, slot_of, ctxs, params, s
             r += 1
             continue
         r += 1
-        if counters[C_STATUS] != 0 or counters[C_ORDERS] > cap_o or counters[C_FILLS] > cap_f:
+        full = (counters[C_ORDERS] > cap_o) | (counters[C_FILLS] > cap_f)
+        if full | (counters[C_STATUS] != 0):
             return r
     return r
 
@@ -245,7 +249,8 @@ def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route
                 _slow(ctx, p, st, np.int64(after), r, settings, olog, flog, counters)
             elif after == M_ORDERS:
                 continue
-            if counters[C_STATUS] != 0 or counters[C_ORDERS] > cap_o or counters[C_FILLS] > cap_f:
+            full = (counters[C_ORDERS] > cap_o) | (counters[C_FILLS] > cap_f)
+            if full | (counters[C_STATUS] != 0):
                 return (r + 1, -1) if k == b else (r, k)
         r += 1
         k = -1

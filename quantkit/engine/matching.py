@@ -86,7 +86,10 @@ def log_order(olog, counters, ctx, row, oid, slot, side, otype, flags, price, si
     rec.row = counters[C_ROW0] + row
     rec.instance = ctx.instance
     rec.order_id = oid
-    rec.code = ctx.inst_code[slot] if slot >= 0 else -1
+    code = -1
+    if slot >= 0:
+        code = ctx.inst_code[slot]
+    rec.code = code
     rec.side = side
     rec.type = otype
     rec.flags = flags

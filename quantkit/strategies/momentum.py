@@ -32,7 +32,7 @@ def momentum_on_quote(ctx, p, s):
     """The momentum rules for one quote event (see the module docstring)."""
     bid = ctx.bid
     ask = ctx.ask
-    if math.isnan(bid) or math.isnan(ask):
+    if math.isnan(bid) | math.isnan(ask):
         return
     i = ctx.slot
     mid = (bid + ask) / 2.0
