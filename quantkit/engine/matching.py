@@ -14,13 +14,17 @@ Fill model (also in the README):
   open; the rest of a market order is cancelled.
 * Reduce-only orders never increase ``|position|``: capped at fill, cancelled when nothing is left.
 
-Compile time matters here: a cold first backtest compiles all of it, at 1.5-2 ms per numba IR
-statement plus ~50 ms per function. So the code is a few functions with their steps written out
-(the acceptance checks, the match of one order) rather than many small helpers; numba's IR
-inlining (``inline="always"``) deep-copies the callee and costs more than a call for anything
-but one-liners. Nothing is called with constant arguments (numba would compile one copy per
-constant). Orders and fills are records (``ctx.oo[i].price``), which compile to much less code
-than rows of 2-D arrays.
+Compile time matters here: a cold first backtest compiles all of it. Measured per construct
+(numba 0.68, this project's 2-core machine): a loop ~23 ms, ``x if c else y`` or ``a and b`` ~14
+ms, an ``if`` ~8 ms, ``a & b`` on two comparisons ~6 ms, a nested-array access
+(``ctx.position[s]``) ~4 ms, an operator ~2 ms, a record field ~1 ms, plus ~50 ms per function.
+So the code is a few functions with their steps written out (the acceptance checks, the match
+of one order) rather than many small helpers; conditions are combined with ``&``/``|`` on
+booleans (both sides are always evaluated: keep them cheap and safe), and there are no
+conditional expressions. numba's IR inlining (``inline="always"``) re-translates and copies the
+callee at every call site, so it is kept for one-liners. Nothing is called with constant
+arguments (numba would compile one copy per constant). Orders and fills are records
+(``ctx.oo[i].price``), which compile to much less code than rows of 2-D arrays.
 
 Usage: called by the generated replay driver (``quantkit.engine.codegen``), not by strategies.
 """
@@ -254,11 +258,7 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
     """Match the active open orders of ``slot`` against the current event's quote (the fill
     model of the module docstring), in time priority; filled, expired, rejected and cancelled
     orders are closed. ``ctx.liq_bid``/``liq_ask`` hold the displayed size not yet taken at
-    this event (inf when the data has no size).
-
-    Compile time: conditions are combined with ``&``/``|`` on booleans and there is no
-    conditional expression (numba compiles each ``and``, ``or`` and ``x if c else y`` into
-    branches, several times the cost of an operator)."""
+    this event (inf when the data has no size)."""
     t = ctx.ts
     i = np.int64(0)  # not a constant: close_open is compiled once, for int64
     while i < ctx.n_open:
