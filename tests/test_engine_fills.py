@@ -256,6 +256,25 @@ def test_orders_in_one_event_share_the_displayed_size(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("sizes", "expected"),
+    [
+        # the size left is the shown size minus the sum taken, not a running difference:
+        # 1.0 - (0.3 + 0.6) is 0.10000000000000009, (1.0 - 0.3) - 0.6 is 0.09999999999999998
+        ((0.3, 0.6, 1.0), [0.3, 0.6, 1.0 - (0.3 + 0.6)]),
+        # 1.0 - (0.7 + 0.3) is 0: the third order gets nothing (a running difference leaves
+        # 5.6e-17 and books a dust fill)
+        ((0.7, 0.3, 1.0), [0.7, 0.3]),
+    ],
+)
+def test_the_size_left_at_the_touch_is_the_shown_size_minus_the_sum_taken(
+    tmp_path: Path, sizes: tuple[float, ...], expected: list[float]
+) -> None:
+    rows = [tick(k + 1, 99.0, 101.0, 5, 5, cmd=limit(BUY, 100.0, q)) for k, q in enumerate(sizes)]
+    rows.append(tick(9, 99.0, 100.0, 5, 1.0))  # all three rest at 100; 1.0 shown at 100
+    assert [f["size"] for f in fills(run_ticks(tmp_path / "t.parquet", rows))] == expected
+
+
 def test_unknown_displayed_size_does_not_cap_the_fill(tmp_path: Path) -> None:
     res = run_ticks(tmp_path / "t.parquet", [tick(1, 99.0, 101.0, NAN, NAN, cmd=market(BUY, 1e6))])
     assert [f["size"] for f in fills(res)] == [1e6]

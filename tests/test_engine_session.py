@@ -41,6 +41,23 @@ def test_cancel_of_an_order_that_is_not_open_changes_nothing(live: qk.Session) -
     assert fill.position == 1.0 and not math.isnan(fill.price)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("size", math.nan), ("size", 0.0), ("size", -1.0), ("price", math.inf), ("price", "3"),
+     ("fee", math.nan)],
+)  # fmt: skip
+def test_a_venue_fill_with_a_bad_number_is_an_error_and_books_nothing(
+    live: qk.Session, field: str, value: object
+) -> None:
+    (new,) = live.on_quote(2, "A", 2.0, 3.0)
+    fill = {"price": 3.0, "size": 1.0, "fee": 0.0, field: value}
+    with pytest.raises(qk.ExchangeError, match=f"{field} must be"):
+        live.on_fill(new.instance, new.order_id, ts=3, **fill)  # type: ignore[arg-type]
+    assert live.fills() == []
+    (done,) = live.on_fill(new.instance, new.order_id, price=3.0, size=1.0, ts=4)
+    assert done.event == "filled"  # the order stayed open and whole
+
+
 def test_unknown_instrument_is_a_clear_error(live: qk.Session) -> None:
     with pytest.raises(qk.ConfigError, match="no strategy subscribed to 'B'"):
         live.on_quote(9, "B", 1.0, 2.0)

@@ -27,8 +27,6 @@ from {module} import {name} as {alias}
 """
 
 BODY = '''
-import math
-
 import numpy as np
 from numba import njit
 
@@ -57,12 +55,8 @@ def _slow(ctx, p, st, mode, row, settings, olog, flog, counters):
     M_DRAIN: orders or fills are pending. Then accept the orders the hooks emit, match them and
     deliver their fills to ``on_fill`` until quiet (at most 64 rounds)."""
     if mode != M_DRAIN:
-        ctx.liq_bid = ctx.bid_size  # displayed size left to fill at this event; inf: unknown
-        ctx.liq_ask = ctx.ask_size
-        if ctx.bid_size != ctx.bid_size:
-            ctx.liq_bid = math.inf
-        if ctx.ask_size != ctx.ask_size:
-            ctx.liq_ask = math.inf
+        ctx.liq_bid_used = 0.0  # displayed size taken by fills at this event
+        ctx.liq_ask_used = 0.0
     if (mode == M_MATCH) & (ctx.sim == 1):
         match_slot(ctx, ctx.slot, row, settings[2], settings[3], olog, flog, counters)
     rounds = 0

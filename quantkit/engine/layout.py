@@ -145,8 +145,8 @@ CTX_DTYPE = np.dtype(
         ("n_out", np.int64),  # orders the current hook call emitted (also those beyond MAX_OUT)
         *[(c, np.float64) for c in MORE_COLUMNS],
         ("x", np.float64, (MAX_X,)),  # extra columns the strategy asked for, in its order
-        ("liq_bid", np.float64),  # displayed size not yet taken at this event (fill model)
-        ("liq_ask", np.float64),
+        ("liq_bid_used", np.float64),  # displayed size already taken at this event (fill model)
+        ("liq_ask_used", np.float64),
         # --- the last quote of each slot ---------------------------------------------------
         ("q_ts", np.int64, _S),
         ("q_bid", np.float64, _S),

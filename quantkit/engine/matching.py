@@ -182,7 +182,9 @@ def accept_orders(ctx, row, latency_ns, market_timeout_ns, olog, counters):
                     (otype != LIMIT) | (not ((price > 0.0) & (price < math.inf)))
                 ):
                     reason = R_BAD_PRICE
-                elif ((flags & REDUCE_ONLY) != 0) & (ctx.position[slot] * side >= 0.0):
+                elif ((flags & REDUCE_ONLY) != 0) & (
+                    (ctx.position[slot] == 0.0) | ((ctx.position[slot] > 0.0) == (side > 0))
+                ):
                     reason = R_REDUCE_ONLY  # flat, or the order would add to the position
                 elif ctx.n_open >= MAX_OPEN:
                     reason = R_TOO_MANY_OPEN
@@ -257,8 +259,9 @@ def record_fill(ctx, row, oid, slot, side, price, size, fee, maker, flog, counte
 def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counters):
     """Match the active open orders of ``slot`` against the current event's quote (the fill
     model of the module docstring), in time priority; filled, expired, rejected and cancelled
-    orders are closed. ``ctx.liq_bid``/``liq_ask`` hold the displayed size not yet taken at
-    this event (inf when the data has no size)."""
+    orders are closed. ``ctx.liq_bid_used``/``liq_ask_used`` hold the displayed size fills
+    took at this event (the size left is ``size - used``, summed, as the tests compare fills
+    exactly; a NaN size is unlimited)."""
     t = ctx.ts
     i = np.int64(0)  # not a constant: close_open is compiled once, for int64
     while i < ctx.n_open:
@@ -268,10 +271,15 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
             continue
         side = o.side
         touch = ctx.bid
-        avail = ctx.liq_bid
+        size = ctx.bid_size
+        used = ctx.liq_bid_used
         if side == BUY:
             touch = ctx.ask
-            avail = ctx.liq_ask
+            size = ctx.ask_size
+            used = ctx.liq_ask_used
+        avail = size - used
+        if size != size:  # NaN: the data has no size
+            avail = math.inf
         later = o.checked != 0  # not the order's first match attempt (its arrival)
         o.checked = 1
         is_market = o.type == MARKET
@@ -290,7 +298,7 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
         elif (not later) & (not is_market) & ((o.flags & POST_ONLY) != 0) & crosses:
             event = OE_REJECTED
             reason = R_POST_ONLY_CROSS
-        elif has_touch & crosses:
+        elif has_touch & crosses & (o.remaining > 0.0):  # remaining: not NaN (venue fills)
             qty = o.remaining
             if avail < qty:
                 qty = avail
@@ -311,10 +319,10 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
                     maker = np.int64(1)
                     bps = fee_maker_bps
                 if side == BUY:
-                    ctx.liq_ask = avail - qty
+                    ctx.liq_ask_used += qty
                     ctx.open_buy[slot] -= qty
                 else:
-                    ctx.liq_bid = avail - qty
+                    ctx.liq_bid_used += qty
                     ctx.open_sell[slot] -= qty
                 o.remaining -= qty
                 fee = fee_for(ctx, slot, price, qty, bps)

@@ -31,7 +31,7 @@ from quantkit.engine.layout import OE_NAMES, REASONS
 from quantkit.engine.run import Engine
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import StrategyConfig
-from quantkit.errors import ConfigError, did_you_mean
+from quantkit.errors import ConfigError, ExchangeError, did_you_mean
 
 _TYPES = {0: "market", 1: "limit", 2: "cancel"}
 
@@ -142,7 +142,17 @@ class Session:
         instrument: str | None = None,
         side: int | None = None,
     ) -> list[OrderEvent]:
-        """Apply a venue fill of ``order_id`` to strategy ``instance``; returns new orders."""
+        """Apply a venue fill of ``order_id`` to strategy ``instance``; returns new orders.
+
+        ``price`` and ``size`` must be positive and finite, ``fee`` finite (a venue message
+        that breaks this is an error, not a fill: a NaN size would poison the position)."""
+        for name, value, low in (("price", price, 0.0), ("size", size, 0.0), ("fee", fee, None)):
+            x = _number(value)
+            if not math.isfinite(x) or (low is not None and x <= low):
+                what = "finite" if low is None else "positive and finite"
+                raise ExchangeError(
+                    f"venue fill of order {order_id}: {name} must be {what}, got {value!r}"
+                )
         g, j = self.engine.instances[instance]
         ctx = g.ctxs[j]
         slot, oside = self._order_slot(ctx, order_id)
@@ -244,3 +254,13 @@ def _rows(parts: list[np.ndarray]) -> np.ndarray:
     if len(parts) > 1:
         parts[:] = [np.concatenate(parts)]
     return parts[0] if parts else np.zeros(0)
+
+
+def _number(value: object) -> float:
+    """``float(value)``, or NaN when it is not a number (``"1.5"`` and ``True`` are not)."""
+    if isinstance(value, str | bytes | bool):
+        return math.nan
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
