@@ -239,3 +239,21 @@ def test_console_script_user_error_has_no_traceback() -> None:
     proc = subprocess.run([*_console(), "backtest", "--strategy", "momentm"],
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert_user_error(proc.returncode, proc.stdout, proc.stderr, "did you mean 'momentum'")
+
+
+def test_a_strategy_that_does_not_compile_is_one_line_and_exit_2(
+    cli: Cli, bundled_sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_strategy.py").write_text(
+        "from numba import njit\n"
+        "import quantkit as qk\n\n"
+        "@njit\n"
+        "def on_quote(ctx, p, s):\n"
+        "    s.n = ctx.bid_sise\n\n"
+        "Broken = qk.Strategy('broken', on_quote, state=[('n', 'f8')])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, err = cli(
+        "backtest", "--data", bundled_sample, "--strategy", "broken_strategy:Broken"
+    )
+    assert_user_error(code, out, err, "strategy 'broken' does not compile with numba", "bid_sise")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 from numba import njit
 from polars.testing import assert_frame_equal
 from test_engine_fills import CMD_COLUMNS, market, run_ticks, scripted, tick
@@ -118,3 +119,69 @@ def test_orders_beyond_the_buffer_are_logged_as_rejected_after_the_others(
     [sell] = res.fills.filter(pl.col("ts") == 2).to_dicts()
     assert sell["order_id"] == MAX_OUT and sell["side"] == "sell"
     assert res.strategies[0]["positions"]["X"] == MAX_OUT - 1
+
+
+# --------------------------------------------------------------------------- kernel errors
+
+
+@njit(cache=True)
+def unhappy_on_quote(ctx, p, s):
+    """Raise on the quote after the first ``after`` ones."""
+    s.seen += 1
+    if s.seen > p.after:
+        raise ValueError("unhappy with this quote")
+
+
+@njit(cache=True)
+def misspelled_on_quote(ctx, p, s):
+    """Reads a ctx field that does not exist: numba cannot compile it."""
+    s.seen = ctx.positon[ctx.slot]
+
+
+@njit(cache=True)
+def mistyped_on_quote(ctx, p, s):
+    """Stores a string into a float field: numba cannot compile it."""
+    s.seen = "many"
+
+
+def _erring(name: str, hook: object) -> qk.Strategy:
+    return qk.Strategy(name, hook, params={"after": 2}, state=[("seen", "f8")])
+
+
+def test_an_exception_raised_in_a_hook_names_the_strategy_and_the_event(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pl.DataFrame({
+        "ts": [1_000, 2_000, 3_000], "instrument": ["A", "B", "A"],
+        "bid": [1.0, 2.0, 3.0], "ask": [1.5, 2.5, 3.5], "bid_size": [1.0] * 3,
+        "ask_size": [1.0] * 3,
+    }).write_parquet(path)  # fmt: skip
+    with pytest.raises(qk.KernelError) as err:
+        qk.backtest(path, [_erring("unhappy", unhappy_on_quote)()], accounting="linear")
+    assert str(err.value) == (
+        "strategy 'unhappy' at ts 1970-01-01T00:00:00.000003Z on A: "
+        "ValueError: unhappy with this quote"
+    )
+
+
+def test_a_division_by_zero_in_the_engine_names_the_likely_cause(tmp_path: Path) -> None:
+    rows = [  # an inverse perpetual whose bid is 0 when the strategy sells
+        tick(1, 99.0, 101.0, 5, 5, instrument="BTC-PERPETUAL", cmd=market(BUY, 10)),
+        tick(2, 0.0, 101.0, 5, 5, instrument="BTC-PERPETUAL", cmd=market(SELL, 10)),
+    ]
+    with pytest.raises(qk.KernelError, match=r"'scripted' at ts \S+02Z on BTC-PERPETUAL: "
+                       r"ZeroDivisionError.*price of 0 on an inverse"):  # fmt: skip
+        run_ticks(tmp_path / "t.parquet", rows, accounting="auto")
+
+
+@pytest.mark.parametrize(
+    ("hook", "needle"), [(misspelled_on_quote, "positon"), (mistyped_on_quote, "float64")]
+)
+def test_a_strategy_numba_cannot_compile_is_a_short_clear_error(
+    engine_synth: Path, hook: object, needle: str
+) -> None:
+    with pytest.raises(qk.KernelError) as err:
+        qk.backtest(engine_synth, [_erring("broken", hook)()], accounting="linear")
+    text = str(err.value)
+    assert text.startswith("strategy 'broken' does not compile with numba: ")
+    assert needle in text
+    assert len(text) < 1500 and "q_underlying" not in text  # no ctx record type spelled out

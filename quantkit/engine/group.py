@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numba.core.errors import NumbaError
 
+from quantkit.data.times import ns_to_iso
 from quantkit.engine.codegen import driver_for
 from quantkit.engine.columns import EventColumns
 from quantkit.engine.facts import fill_slot_facts
@@ -43,7 +45,7 @@ from quantkit.engine.layout import (
 from quantkit.engine.matching import external_cancel
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import Strategy, StrategyConfig
-from quantkit.errors import ConfigError, KernelError, did_you_mean
+from quantkit.errors import ConfigError, KernelError, QuantkitError, did_you_mean
 
 LOG_CAPACITY = 1 << 16
 
@@ -210,15 +212,15 @@ class StrategyGroup:
         common = (self.ctxs, self.params, self.states, self.settings_array, self.olog)
         logs = (self.flog, self.elog, self.counters)
         if self.single:
-            r = self.driver.replay_one(
-                ts, code, known.quote, more, known.has_more, extras, self.slot_of,
-                *common, *logs, r, self.margin, close, self.options, self.timers,
+            r = self._kernel(
+                self.driver.replay_one, ts, code, known.quote, more, known.has_more, extras,
+                self.slot_of, *common, *logs, r, self.margin, close, self.options, self.timers,
             )  # fmt: skip
             return r, -1
-        return self.driver.replay(
-            ts, code, known.quote, more, known.has_more, extras, self.route_ptr,
-            self.route_inst, self.route_slot, *common, *logs, r, k, self.margin, close,
-            self.options, self.timers,
+        return self._kernel(
+            self.driver.replay, ts, code, known.quote, more, known.has_more, extras,
+            self.route_ptr, self.route_inst, self.route_slot, *common, *logs, r, k, self.margin,
+            close, self.options, self.timers,
         )  # fmt: skip
 
     def warm(self) -> None:
@@ -245,7 +247,8 @@ class StrategyGroup:
             self.ctxs["ts"] = t0
             self.ctxs["slot"] = -1
             return
-        self.driver.start(
+        self._kernel(
+            self.driver.start,
             self.ctxs,
             self.params,
             self.states,
@@ -285,9 +288,9 @@ class StrategyGroup:
         self.counters[C_ROW0] = 0
         more = 1
         while more:  # 1: stopped to have the logs flushed
-            more = self.driver.fire_timers(
-                self.ctxs, self.params, self.states, t, row, self.settings_array, self.olog,
-                self.flog, self.counters, cap, cap,
+            more = self._kernel(
+                self.driver.fire_timers, self.ctxs, self.params, self.states, t, row,
+                self.settings_array, self.olog, self.flog, self.counters, cap, cap,
             )  # fmt: skip
             self._check_status()
             self.flush()
@@ -317,7 +320,8 @@ class StrategyGroup:
     ) -> None:
         """Deliver a venue-reported fill to instance ``j`` (live trading); ``row`` is global."""
         self.counters[C_ROW0] = 0  # the driver logs C_ROW0 + row
-        self.driver.external_fill(
+        self._kernel(
+            self.driver.external_fill,
             self.ctxs,
             self.params,
             self.states,
@@ -342,9 +346,10 @@ class StrategyGroup:
         """A venue cancelled (or expired) open order ``order_id`` of instance ``j``."""
         self.counters[C_ROW0] = 0
         event, reason = (OE_EXPIRED, R_MARKET_REST) if expired else (OE_CANCELLED, R_BY_VENUE)
-        found = external_cancel(
-            self.ctxs, j, t, row, order_id, event, reason, self.olog, self.counters
-        )
+        found = self._kernel(
+            external_cancel, self.ctxs, j, t, row, order_id, event, reason, self.olog,
+            self.counters,
+        )  # fmt: skip
         self._check_status()
         return bool(found)
 
@@ -360,6 +365,40 @@ class StrategyGroup:
                 sink.append(log[: c[key]].copy())
                 c[key] = 0
 
+    def _kernel(self, fn: Any, *args: Any) -> Any:
+        """Call jitted ``fn``. An exception while compiling it (a strategy numba cannot
+        compile) or while running it (a division by zero, an exception the strategy raises)
+        becomes a KernelError naming the strategy and, at run time, the event it handled."""
+        if not fn.signatures:  # compile (or load from the cache) on its own, to tell the two
+            try:
+                fn.compile(tuple(fn.typeof_pyval(a) for a in args))
+            except QuantkitError:
+                raise
+            except Exception as exc:
+                raise KernelError(
+                    f"strategy {self.strategy.name!r} does not compile with numba: {_describe(exc)}"
+                ) from exc
+        try:
+            return fn(*args)
+        except QuantkitError:
+            raise
+        except Exception as exc:
+            what = _describe(exc)
+            if isinstance(exc, ZeroDivisionError):
+                what += " (a price of 0 on an inverse instrument, or a division in the strategy)"
+            raise KernelError(f"strategy {self.strategy.name!r} {self._where()}: {what}") from exc
+
+    def _where(self) -> str:
+        """The event the instances were handling: its time and instrument (the latest of
+        the instances' current events)."""
+        j = int(np.argmax(self.ctxs["ts"]))
+        ctx = self.ctxs[j]
+        where = f"at ts {ns_to_iso(int(ctx['ts']))}"
+        slot = int(ctx["slot"])
+        if 0 <= slot < len(self.slots[j]):
+            where += f" on {self.slots[j][slot]}"
+        return where
+
     def _check_status(self) -> None:
         status = int(self.counters[C_STATUS])
         if status:
@@ -368,3 +407,22 @@ class StrategyGroup:
     def params_of(self, j: int) -> dict[str, Any]:
         """The parameters of instance ``j`` as given (instrument params as names)."""
         return dict(self.configs[j].params)
+
+
+def _describe(exc: Exception) -> str:
+    """``Type: message`` of an exception from numba or jitted code, with numba's record type
+    names (which list every field of ``ctx``) shortened to ``Record(...)``."""
+    text, out, i = str(exc).strip(), [], 0
+    while (start := text.find("Record(", i)) >= 0:
+        depth, end = 0, len(text)
+        for j in range(start + len("Record"), len(text)):
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            if depth == 0:
+                end = j + 1
+                break
+        out.append(text[i:start] + "Record(...)")
+        i = end
+    text = "".join(out) + text[i:]
+    if isinstance(exc, NumbaError):  # its message says what failed
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
