@@ -144,6 +144,9 @@ class Reference:
 def read_rows(path: Path) -> list[Row]:
     """The ticks as plain tuples, read with polars (not through quantkit's reader)."""
     df = pl.read_parquet(path).with_columns(pl.col("instrument").cast(pl.String))
+    for col in ("bid_size", "ask_size"):  # a file without sizes: unknown, fills not capped
+        if col not in df.columns:
+            df = df.with_columns(pl.lit(NAN).alias(col))
     return list(df.select("ts", "instrument", "bid", "ask", "bid_size", "ask_size").iter_rows())
 
 
@@ -204,6 +207,25 @@ def test_momentum_matches_reference_on_synthetic_ticks(
     assert set(res.fills["instrument"]) == {"BTC-PERPETUAL", "ETH-PERPETUAL", "XYZ"}
     assert (res.fills["size"] < 1.0).sum() > 50  # partial fills capped by the displayed size
     assert res.orders.filter(pl.col("event") == "cancelled").height > 50
+
+
+def test_data_without_size_columns_fills_uncapped(engine_synth: Path, tmp_path: Path) -> None:
+    """The issue caps fills by the displayed size "when size columns are present": a file with
+    only bid and ask backtests, and fills as if every size were unknown (NaN)."""
+    no_sizes = tmp_path / "no_sizes.parquet"
+    pl.read_parquet(engine_synth).drop("bid_size", "ask_size").write_parquet(no_sizes)
+    with pytest.raises(qk.DataError, match=r"missing required column.*'bid_size'"):
+        qk.data.scan(no_sizes)  # the canonical schema still requires them
+    ref = Reference(span=10, threshold=2e-5, size=1.0, latency_ns=0, fee_bps=4.0)
+    res = check_against_reference(no_sizes, ref)
+    assert res.fills.height > 500 and (res.fills["size"] == 1.0).all()  # never capped
+    nan_sizes = tmp_path / "nan_sizes.parquet"
+    pl.read_parquet(engine_synth).with_columns(
+        pl.lit(NAN).alias("bid_size"), pl.lit(NAN).alias("ask_size")
+    ).write_parquet(nan_sizes)
+    same = qk.backtest(nan_sizes, [qk.strategies.momentum(span=10, threshold=2e-5)],
+                       accounting="linear", fee_bps_taker=4.0)  # fmt: skip
+    assert same.fills.equals(res.fills) and same.summary.equals(res.summary)
 
 
 def test_synthetic_ticks_have_empty_sides(engine_synth: Path) -> None:

@@ -86,9 +86,10 @@ def open_parquet(path: Path, **kwargs: Any) -> pq.ParquetFile:
         ) from None
 
 
-def read_layout(path: Path) -> FileLayout:
+def read_layout(path: Path, optional: tuple[str, ...] = ()) -> FileLayout:
     """Read and validate one file's footer; raise DataError if it is not usable tick data.
 
+    ``optional``: required columns the file may lack (read as NaN).
     Usage: ``read_layout(Path("ticks.parquet")).num_rows``
     """
     pf = open_parquet(path)
@@ -99,7 +100,7 @@ def read_layout(path: Path) -> FileLayout:
                 f"{path}: file has 0 rows; remove it or write ticks into it "
                 "(an empty file usually means an interrupted download or conversion)"
             )
-        floats = check_schema(pf.schema_arrow, path)
+        floats = check_schema(pf.schema_arrow, path, optional)
         groups = tuple(_row_groups(meta, pf.schema))
         return FileLayout(path, path.stat().st_size, pf.schema_arrow, floats, groups)
     finally:

@@ -28,7 +28,7 @@ from quantkit.data.reader import (
     instrument_names,
     iter_pieces,
 )
-from quantkit.data.schema import INSTRUMENT, OPTIONAL_FLOAT, REQUIRED_FLOAT, TS
+from quantkit.data.schema import INSTRUMENT, OPTIONAL_FLOAT, REQUIRED_FLOAT, SIZE_COLUMNS, TS
 from quantkit.data.times import to_ns
 from quantkit.errors import ConfigError, InstrumentError, did_you_mean
 
@@ -198,18 +198,22 @@ def scan(
     start: object = None,
     end: object = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    sizes_optional: bool = False,
 ) -> Scan:
     """Open Parquet tick files lazily: validate footers, push filters down, count instruments.
 
     ``path``: a file, a directory (recursive, hive partitions ok) or a glob. ``start``/``end``:
     int ns, datetime (naive = UTC) or ISO string; [start, end). Raises DataError for unusable
     files and InstrumentError for an instrument that is in none of the files.
+    ``sizes_optional``: files without ``bid_size``/``ask_size`` are read with NaN sizes
+    (backtests do this; the canonical schema requires them).
     Usage: ``qk.data.scan("ticks/*.parquet", instruments="BTC-PERPETUAL", end="2024-01-02")``
     """
     size = _check_batch_size(batch_size)
     lo, hi = _time_filter(start, end)
     filters = Filters(_instrument_filter(instruments), lo, hi)
-    layouts = tuple(read_layout(p) for p in resolve_paths(path))
+    optional = SIZE_COLUMNS if sizes_optional else ()
+    layouts = tuple(read_layout(p, optional) for p in resolve_paths(path))
     counts = dict(count_instruments(layouts, filters))
     _check_known(filters.instruments, counts, layouts)
     return Scan(layouts, filters, counts, size)

@@ -29,4 +29,6 @@ OPTIONAL_FLOAT: tuple[str, ...] = (
 )
 
 REQUIRED: tuple[str, ...] = (TS, INSTRUMENT, *REQUIRED_FLOAT)
+#: the displayed sizes: a backtest reads files without them (sizes unknown: fills not capped)
+SIZE_COLUMNS: tuple[str, ...] = ("bid_size", "ask_size")
 KNOWN_FLOAT: tuple[str, ...] = REQUIRED_FLOAT + OPTIONAL_FLOAT

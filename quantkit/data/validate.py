@@ -85,14 +85,16 @@ def _is_string_like(dtype: pa.DataType) -> bool:
     return bool(pa.types.is_string(dtype) or pa.types.is_large_string(dtype))
 
 
-def check_schema(schema: pa.Schema, path: Path) -> dict[str, pa.DataType]:
+def check_schema(
+    schema: pa.Schema, path: Path, optional: tuple[str, ...] = ()
+) -> dict[str, pa.DataType]:
     """Validate a file's schema; return its float64-carried columns (known first, extras in order).
 
     Usage: ``check_schema(pq.read_schema(p), p)``; raises DataError for a missing required
-    column or a column whose type cannot be converted.
+    column (except those in ``optional``) or a column whose type cannot be converted.
     """
     names = schema.names
-    missing = [col for col in REQUIRED if col not in names]
+    missing = [col for col in REQUIRED if col not in names and col not in optional]
     if missing:
         listed = ", ".join(f"'{col}'{column_hint(col, names)}" for col in missing)
         raise DataError(

@@ -95,12 +95,17 @@ def _scan(
     if not isinstance(data, str | Path):
         return data
     wanted = _wanted_instruments(configs, instruments)
-    scan = qdata.scan(
-        data, instruments=wanted, start=start, end=end, batch_size=batch_size or 1_000_000
+    scan = qdata.scan(  # without size columns the sizes are unknown: fills are not capped
+        data,
+        instruments=wanted,
+        start=start,
+        end=end,
+        batch_size=batch_size or 1_000_000,
+        sizes_optional=True,
     )
     missing = [i for i in (wanted or ()) if i not in scan.instruments]
     if missing:
-        every = qdata.scan(data).instruments
+        every = qdata.scan(data, sizes_optional=True).instruments
         raise ConfigError(
             f"instrument {missing[0]!r} is not in {data}{did_you_mean(missing[0], every)}; "
             f"it has: {', '.join(every[:12])}{' ...' if len(every) > 12 else ''}"
