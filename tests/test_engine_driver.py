@@ -19,9 +19,9 @@ from polars.testing import assert_frame_equal
 from test_engine_fills import CMD_COLUMNS, market, run_ticks, scripted, tick
 
 import quantkit as qk
-from quantkit.engine import BUY, SELL, buy_market, sell_market
-from quantkit.engine.group import _uint32
-from quantkit.engine.hooks import inlined
+from quantkit.engine import BUY, SELL, buy_market, sell_market, set_timer
+from quantkit.engine.group import _describe, _uint32
+from quantkit.engine.hooks import inlined, noop
 from quantkit.engine.layout import MAX_OUT
 from quantkit.engine.run import Engine
 from quantkit.engine.settings import EngineSettings
@@ -144,8 +144,94 @@ def mistyped_on_quote(ctx, p, s):
     s.seen = "many"
 
 
-def _erring(name: str, hook: object) -> qk.Strategy:
-    return qk.Strategy(name, hook, params={"after": 2}, state=[("seen", "f8")])
+@njit(cache=True)
+def alarm_on_start(ctx, p, s):
+    """Arm the timer at ``first_at``."""
+    set_timer(ctx, p.first_at)
+
+
+@njit(cache=True)
+def alarm_on_timer(ctx, p, s):
+    raise ValueError("the alarm went off")
+
+
+@njit(cache=True)
+def buy_once_on_quote(ctx, p, s):
+    """Buy 1 at the first quote of the instrument ``p.which`` (its slot)."""
+    if (ctx.slot == p.which) & (s.seen == 0.0):
+        s.seen = 1.0
+        buy_market(ctx, ctx.slot, 1.0)
+
+
+@njit(cache=True)
+def unhappy_on_fill(ctx, p, s):
+    raise ValueError("unhappy with this fill")
+
+
+def _erring(name: str, hook: object, **hooks: object) -> qk.Strategy:
+    params = {"after": 2, "first_at": 0, "which": 0}
+    return qk.Strategy(name, hook, params=params, state=[("seen", "f8")], **hooks)
+
+
+def _ticks(path: Path, rows: list[tuple[int, str]]) -> Path:
+    """A tick file of (ts, instrument) rows with made-up quotes."""
+    n = len(rows)
+    pl.DataFrame({
+        "ts": [r[0] for r in rows], "instrument": [r[1] for r in rows],
+        "bid": [1.0] * n, "ask": [1.5] * n, "bid_size": [1.0] * n, "ask_size": [1.0] * n,
+    }).write_parquet(path)  # fmt: skip
+    return path
+
+
+def test_the_error_names_the_instance_that_raised_not_another_at_the_same_ts(
+    tmp_path: Path,
+) -> None:
+    path = _ticks(tmp_path / "t.parquet", [(1_000, "A"), (2_000, "A"), (2_000, "B")])
+    raiser = _erring("unhappy", unhappy_on_quote)
+    runs = [raiser(instruments=["A"]), raiser(instruments=["B"], after=0)]
+    with pytest.raises(qk.KernelError) as err:
+        qk.backtest(path, runs, accounting="linear")
+    assert str(err.value) == (
+        "strategy 'unhappy#2' at ts 1970-01-01T00:00:00.000002Z on B: "
+        "ValueError: unhappy with this quote"
+    )
+
+
+def test_an_exception_in_a_timer_names_the_timer(tmp_path: Path) -> None:
+    path = _ticks(tmp_path / "t.parquet", [(1_000, "A"), (1_000, "B"), (3_000, "A")])
+    alarm = _erring("alarm", noop, on_start=alarm_on_start, on_timer=alarm_on_timer)
+    runs = [alarm(instruments=["B"], first_at=10**9), alarm(instruments=["A"], first_at=1_500)]
+    with pytest.raises(qk.KernelError) as err:
+        qk.backtest(path, runs, accounting="linear")
+    assert str(err.value) == (
+        "strategy 'alarm#2' at ts 1970-01-01T00:00:00.0000015Z, in its timer: "
+        "ValueError: the alarm went off"
+    )
+
+
+def test_an_exception_in_on_fill_of_a_venue_fill_names_its_instrument() -> None:
+    buyer = _erring("buyer", buy_once_on_quote, on_fill=unhappy_on_fill)
+    live = qk.Session([buyer(), buyer(instruments=["B"])], ["A", "B"], sim=False)
+    live.start(0)
+    (new,) = live.on_quote(10, "A", 1.0, 1.5)  # instance 0 buys A
+    (other,) = live.on_quote(20, "B", 2.0, 2.5)  # instance 1 buys B: the latest event is B's
+    assert (new.instance, other.instance) == (0, 1)
+    with pytest.raises(qk.KernelError) as err:
+        live.on_fill(new.instance, new.order_id, price=1.5, size=1.0, ts=15)
+    assert str(err.value) == (
+        "strategy 'buyer' at ts 1970-01-01T00:00:00.000000015Z, in a fill of A: "
+        "ValueError: unhappy with this fill"
+    )
+
+
+def test_describe_shortens_only_numba_record_types() -> None:
+    from numba.core.errors import TypingError
+
+    typing = TypingError("bad Record(a[type=int64;offset=0];8;False) and Record(b(c)) end")
+    assert _describe(typing) == "bad Record(...) and Record(...) end"
+    assert _describe(TypingError("cut Record(a, (b) tail")) == "cut Record(a, (b) tail"
+    assert _describe(TypingError("")) == "TypingError"
+    assert _describe(ValueError("my Record(42) (")) == "ValueError: my Record(42) ("
 
 
 def test_an_exception_raised_in_a_hook_names_the_strategy_and_the_event(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
 import quantkit as qk
@@ -56,6 +59,16 @@ def test_a_venue_fill_with_a_bad_number_is_an_error_and_books_nothing(
     assert live.fills() == []
     (done,) = live.on_fill(new.instance, new.order_id, price=3.0, size=1.0, ts=4)
     assert done.event == "filled"  # the order stayed open and whole
+
+
+def test_a_venue_fill_takes_any_real_number_type(live: qk.Session) -> None:
+    (new,) = live.on_quote(2, "A", 2.0, 3.0)
+    live.on_fill(new.instance, new.order_id, price=Decimal("3"), size=np.int64(1), ts=3,
+                 fee=Fraction(1, 4))  # fmt: skip
+    (fill,) = live.fills()
+    assert (fill.price, fill.size, fill.fee) == (3.0, 1.0, 0.25)
+    with pytest.raises(qk.ExchangeError, match="size must be positive"):
+        live.on_fill(new.instance, new.order_id, price=3.0, size=np.bool_(True), ts=4)
 
 
 def test_unknown_instrument_is_a_clear_error(live: qk.Session) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quantkit.data.schema import INSTRUMENT, KNOWN_FLOAT, REQUIRED, TS
+from quantkit.data.schema import INSTRUMENT, KNOWN_FLOAT, REQUIRED, SIZE_COLUMNS, TS
 from quantkit.data.times import is_ts_type, ns_to_iso
 from quantkit.errors import DataError, did_you_mean
 
@@ -53,8 +53,9 @@ def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
-def column_hint(missing: str, present: Iterable[str]) -> str:
-    """Suggest which present column was probably meant for ``missing`` (case, aliases, spelling).
+def column_hint(missing: str, present: Iterable[str], spelling: bool = True) -> str:
+    """Suggest which present column was probably meant for ``missing`` (case, aliases, and
+    with ``spelling`` close spellings).
 
     Usage: ``column_hint("ts", ["timestamp", "bid"])  # " (did you mean 'timestamp'?)"``
     """
@@ -63,7 +64,7 @@ def column_hint(missing: str, present: Iterable[str]) -> str:
     for candidate in (missing, *ALIASES.get(missing, ())):
         if _norm(candidate) in by_norm:
             return f" (did you mean '{by_norm[_norm(candidate)]}'?)"
-    return did_you_mean(missing, names)
+    return did_you_mean(missing, names) if spelling else ""
 
 
 def is_float_castable(dtype: pa.DataType) -> bool:
@@ -96,10 +97,20 @@ def check_schema(
     names = schema.names
     missing = [col for col in REQUIRED if col not in names and col not in optional]
     if missing:
-        listed = ", ".join(f"'{col}'{column_hint(col, names)}" for col in missing)
+        # a size spelled like another column is no hint ('bid_size' is not 'last_size')
+        listed = ", ".join(
+            f"'{col}'{column_hint(col, names, spelling=col not in SIZE_COLUMNS)}" for col in missing
+        )
+        sizes = (
+            "; backtests read files without bid_size/ask_size (fills are then not capped by the "
+            "displayed size), as does qk.data.scan(path, sizes_optional=True)"
+            if set(missing) <= set(SIZE_COLUMNS)
+            else ""
+        )
         raise DataError(
             f"{path}: missing required column(s) {listed}; the file has columns "
             f"{', '.join(names)}. Rename or add them, e.g. polars: df.rename({{'Bid': 'bid'}})"
+            f"{sizes}"
         )
     _check_ts_type(schema.field(TS).type, path)
     _check_instrument_type(schema.field(INSTRUMENT).type, path)

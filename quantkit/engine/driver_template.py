@@ -33,7 +33,8 @@ from numba import njit
 from quantkit.engine.events import load_more, load_quote, maybe_sample, sample_equity
 from quantkit.engine.hooks import inlined
 from quantkit.engine.layout import (
-    C_EQUITY, C_FILLS, C_NEXT_SAMPLE, C_ORDERS, C_ROW0, C_STATUS, EV_FILL, EV_QUOTE, EV_START,
+    C_EQUITY, C_FILLS, C_INSTANCE, C_NEXT_SAMPLE, C_ORDERS, C_ROW0, C_STATUS, EV_FILL, EV_QUOTE,
+    EV_START,
     EV_TIMER, OE_DONE, R_NONE, ST_FILL_STORM,
 )
 from quantkit.engine.matching import accept_orders, close_open, find_open, match_slot, record_fill
@@ -118,6 +119,7 @@ def fire_timers(ctxs, params, states, t, row, settings, olog, flog, counters, ca
     """``_fire_timers`` for every instance; returns 1 when the logs must be flushed first (then
     call again), else 0."""
     for j in range(ctxs.shape[0]):
+        counters[C_INSTANCE] = j
         if _fire_timers(ctxs[j], params[j], states[j], t, row, settings, olog, flog, counters,
                         cap_o, cap_f):  # fmt: skip
             return 1
@@ -141,6 +143,7 @@ def replay_one(ts, code, quote, more, has_more, extras, slot_of, ctxs, params, s
     ctx = ctxs[0]
     p = params[0]
     st = states[0]
+    counters[C_INSTANCE] = 0
     bid, ask, bid_size, ask_size = quote
     n = ts.shape[0]
     sample_ns = np.int64(settings[4])
@@ -220,6 +223,7 @@ def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route
         while k < b:
             j = route_inst[k]
             s = route_slot[k]
+            counters[C_INSTANCE] = j
             ctx = ctxs[j]
             p = params[j]
             st = states[j]
@@ -255,6 +259,7 @@ def replay(ts, code, quote, more, has_more, extras, route_ptr, route_inst, route
 def start(ctxs, params, states, t, row, settings, olog, flog, counters):
     """Call ``on_start`` of every instance (orders it emits are accepted at time ``t``)."""
     for j in range(ctxs.shape[0]):
+        counters[C_INSTANCE] = j
         ctx = ctxs[j]
         ctx.kind = EV_START
         ctx.ts = t
@@ -267,10 +272,12 @@ def start(ctxs, params, states, t, row, settings, olog, flog, counters):
 def external_fill(ctxs, params, states, j, t, row, order_id, slot, side, price, size, fee, maker,
                   settings, olog, flog, counters):
     """Apply a fill reported by a venue to instance ``j`` and deliver it to ``on_fill``."""
+    counters[C_INSTANCE] = j
     ctx = ctxs[j]
     kind = ctx.kind
     ctx.kind = EV_FILL
     ctx.ts = t
+    ctx.fill_slot = slot  # (on_fill gets each fill's own fields from the queue)
     record_fill(ctx, row, order_id, slot, side, price, size, fee, maker, flog, counters)
     i = find_open(ctx, order_id)
     if i >= 0:

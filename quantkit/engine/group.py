@@ -15,18 +15,22 @@ import numpy as np
 from numba.core.errors import NumbaError
 
 from quantkit.data.times import ns_to_iso
-from quantkit.engine.codegen import driver_for
+from quantkit.engine.codegen import cache_dir, driver_for
 from quantkit.engine.columns import EventColumns
 from quantkit.engine.facts import fill_slot_facts
 from quantkit.engine.layout import (
     C_EQUITY,
     C_FILLS,
+    C_INSTANCE,
     C_ORDERS,
     C_ROW0,
     C_STATUS,
     CTX_DTYPE,
     EQUITY_LOG_DTYPE,
+    EV_FILL,
+    EV_QUOTE,
     EV_START,
+    EV_TIMER,
     EVENT_COLUMNS,
     FILL_LOG_DTYPE,
     MAX_OPEN,
@@ -368,15 +372,21 @@ class StrategyGroup:
     def _kernel(self, fn: Any, *args: Any) -> Any:
         """Call jitted ``fn``. An exception while compiling it (a strategy numba cannot
         compile) or while running it (a division by zero, an exception the strategy raises)
-        becomes a KernelError naming the strategy and, at run time, the event it handled."""
+        becomes a KernelError naming the strategy and, at run time, the instance and the
+        event it was handling (the driver keeps the instance in ``counters[C_INSTANCE]``)."""
         if not fn.signatures:  # compile (or load from the cache) on its own, to tell the two
             try:
                 fn.compile(tuple(fn.typeof_pyval(a) for a in args))
             except QuantkitError:
                 raise
             except Exception as exc:
+                hint = "" if isinstance(exc, NumbaError) else (
+                    f" (if the strategy is not at fault, a damaged cache is: delete "
+                    f"{cache_dir()} and quantkit's __pycache__/*.nbi, *.nbc files)"
+                )  # fmt: skip
                 raise KernelError(
-                    f"strategy {self.strategy.name!r} does not compile with numba: {_describe(exc)}"
+                    f"strategy {self.strategy.name!r} does not compile with numba: "
+                    f"{_describe(exc)}{hint}"
                 ) from exc
         try:
             return fn(*args)
@@ -386,18 +396,26 @@ class StrategyGroup:
             what = _describe(exc)
             if isinstance(exc, ZeroDivisionError):
                 what += " (a price of 0 on an inverse instrument, or a division in the strategy)"
-            raise KernelError(f"strategy {self.strategy.name!r} {self._where()}: {what}") from exc
+            raise KernelError(f"{self._where()}: {what}") from exc
 
     def _where(self) -> str:
-        """The event the instances were handling: its time and instrument (the latest of
-        the instances' current events)."""
-        j = int(np.argmax(self.ctxs["ts"]))
-        ctx = self.ctxs[j]
-        where = f"at ts {ns_to_iso(int(ctx['ts']))}"
-        slot = int(ctx["slot"])
-        if 0 <= slot < len(self.slots[j]):
-            where += f" on {self.slots[j][slot]}"
-        return where
+        """``strategy 'label' <event>``: the instance the driver was running and its event."""
+        j = int(self.counters[C_INSTANCE])
+        if not 0 <= j < len(self.configs):
+            return f"strategy {self.strategy.name!r}"
+        ctx, slots = self.ctxs[j], self.slots[j]
+        at = f"at ts {ns_to_iso(int(ctx['ts']))}"
+        kind, slot = int(ctx["kind"]), int(ctx["slot"])
+        if kind == EV_FILL:
+            slot = int(ctx["fill_slot"])
+            at += ", in a fill"
+        elif kind == EV_TIMER:
+            at += ", in its timer"
+        elif kind == EV_START:
+            at = "in on_start"
+        if kind in (EV_QUOTE, EV_FILL) and 0 <= slot < len(slots):
+            at += f" of {slots[slot]}" if kind == EV_FILL else f" on {slots[slot]}"
+        return f"strategy {self.configs[j].name!r} {at}"
 
     def _check_status(self) -> None:
         status = int(self.counters[C_STATUS])
@@ -410,19 +428,21 @@ class StrategyGroup:
 
 
 def _describe(exc: Exception) -> str:
-    """``Type: message`` of an exception from numba or jitted code, with numba's record type
-    names (which list every field of ``ctx``) shortened to ``Record(...)``."""
-    text, out, i = str(exc).strip(), [], 0
+    """``Type: message`` of an exception from numba or jitted code. In numba's own messages the
+    record type names (which list every field of ``ctx``) are shortened to ``Record(...)``."""
+    text = str(exc).strip()
+    if not isinstance(exc, NumbaError):
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    out, i = [], 0
     while (start := text.find("Record(", i)) >= 0:
-        depth, end = 0, len(text)
+        depth, end = 0, -1
         for j in range(start + len("Record"), len(text)):
             depth += {"(": 1, ")": -1}.get(text[j], 0)
             if depth == 0:
                 end = j + 1
                 break
+        if end < 0:  # unbalanced: leave the rest as it is
+            break
         out.append(text[i:start] + "Record(...)")
         i = end
-    text = "".join(out) + text[i:]
-    if isinstance(exc, NumbaError):  # its message says what failed
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return ("".join(out) + text[i:]) or type(exc).__name__

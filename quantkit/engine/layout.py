@@ -249,5 +249,6 @@ EQUITY_LOG_DTYPE = np.dtype(
 )
 
 #: run-wide counters shared by the driver and its Python wrapper (an int64 array)
-C_ORDERS, C_FILLS, C_EQUITY, C_NEXT_SAMPLE, C_FILL_ID, C_ROW0, C_STOP_ROW, C_STATUS = range(8)
+#: ``C_INSTANCE``: the instance whose event the driver is handling (for error messages)
+C_ORDERS, C_FILLS, C_EQUITY, C_NEXT_SAMPLE, C_FILL_ID, C_ROW0, C_INSTANCE, C_STATUS = range(8)
 N_COUNTERS = 8

@@ -146,6 +146,7 @@ class Session:
 
         ``price`` and ``size`` must be positive and finite, ``fee`` finite (a venue message
         that breaks this is an error, not a fill: a NaN size would poison the position)."""
+        checked = []
         for name, value, low in (("price", price, 0.0), ("size", size, 0.0), ("fee", fee, None)):
             x = _number(value)
             if not math.isfinite(x) or (low is not None and x <= low):
@@ -153,6 +154,8 @@ class Session:
                 raise ExchangeError(
                     f"venue fill of order {order_id}: {name} must be {what}, got {value!r}"
                 )
+            checked.append(x)
+        price, size, fee = checked  # plain floats: one compiled signature for every caller
         g, j = self.engine.instances[instance]
         ctx = g.ctxs[j]
         slot, oside = self._order_slot(ctx, order_id)
@@ -258,7 +261,7 @@ def _rows(parts: list[np.ndarray]) -> np.ndarray:
 
 def _number(value: object) -> float:
     """``float(value)``, or NaN when it is not a number (``"1.5"`` and ``True`` are not)."""
-    if isinstance(value, str | bytes | bool):
+    if isinstance(value, str | bytes | bool | np.bool_):
         return math.nan
     try:
         return float(value)  # type: ignore[arg-type]
