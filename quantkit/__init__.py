@@ -11,6 +11,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from pathlib import Path as _Path
+
 from quantkit import data, errors, instruments, options, strategies
 from quantkit.engine import EngineSettings, Order, OrderType, Side, Strategy
 from quantkit.engine.backtest import backtest
@@ -24,6 +26,10 @@ from quantkit.errors import (
     OrderRejected,
     QuantkitError,
 )
+from quantkit.jitcache import clear_stale_caches as _clear_stale_caches
+
+# numba loads a kernel from its cache at the kernel's first call, so this runs in time
+_clear_stale_caches(_Path(__file__).parent)
 
 __all__ = [
     "ConfigError",
