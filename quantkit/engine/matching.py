@@ -260,8 +260,8 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
     """Match the active open orders of ``slot`` against the current event's quote (the fill
     model of the module docstring), in time priority; filled, expired, rejected and cancelled
     orders are closed. ``ctx.liq_bid_used``/``liq_ask_used`` hold the displayed size fills
-    took at this event (the size left is ``size - used``, summed, as the tests compare fills
-    exactly; a NaN size is unlimited)."""
+    took at this event: the size left is ``size - used``, the shown size minus the sum taken
+    (a running difference would round differently in the last bit); a NaN size is unlimited."""
     t = ctx.ts
     i = np.int64(0)  # not a constant: close_open is compiled once, for int64
     while i < ctx.n_open:
