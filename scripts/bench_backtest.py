@@ -4,8 +4,9 @@ Prints, for N rows (default 10M) of `quantkit data synth` ticks:
   1. the plain numba loop (the limit): events/s, best of 3
   2. the engine in memory, warm, fed the columns a backtest reads: events/s (best of 3, ratio)
   3. the engine end-to-end from Parquet via the CLI (`quantkit backtest --json`): rows/s, peak RSS
-  4. first call with an empty numba cache, and with a warm cache (fresh processes, --cold-runs
-     times: min / median / max), and CPython's speed on a plain loop (compiling is Python work)
+  4. first call with an empty numba cache (wall and CPU, and the compile time of each function
+     in the last run), and with a warm cache (fresh processes, --cold-runs times: min / median /
+     max), and CPython's speed on a plain loop (compiling is Python work)
   5. optionally (--big-rows 100000000) peak RSS of the CLI on a 100M-row file
 
 Usage:  python scripts/bench_backtest.py [--rows 10000000] [--big-rows 0] [--dir /tmp/qkbench]
@@ -142,15 +143,36 @@ def run_cli(path: Path, env: dict[str, str]) -> tuple[float, dict, int]:
     return wall, json.loads(out), usage.ru_maxrss
 
 
-def first_call(env: dict[str, str], small: Path) -> float:
-    code = (
-        "import time, quantkit as qk; t=time.perf_counter(); "
-        f"qk.backtest({str(small)!r}, accounting='linear'); print(time.perf_counter()-t)"
-    )
+#: the first call, in a fresh process: wall and CPU seconds, and each compiled function's own
+#: compile time (numba's compile events, callees' time subtracted), as one JSON line
+FIRST_CALL = """
+import json, sys, time
+from numba.core import event
+class Own(event.Listener):
+    def __init__(self): self.stack, self.own = [], {}
+    def on_start(self, ev):
+        name = ev.data["dispatcher"].py_func.__name__
+        self.stack.append([name, time.process_time(), 0.0])
+    def on_end(self, ev):
+        name, t0, inner = self.stack.pop(); dt = time.process_time() - t0
+        if self.stack: self.stack[-1][2] += dt
+        self.own[name] = self.own.get(name, 0.0) + dt - inner
+own = Own(); event.register("numba:compile", own)
+import quantkit as qk
+t, c = time.perf_counter(), time.process_time()
+qk.backtest(sys.argv[1], accounting="linear")
+print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "own": own.own}))
+"""
+
+
+def first_call(env: dict[str, str], small: Path) -> dict:
+    """Wall and CPU seconds of a first ``qk.backtest`` call in a fresh process, and the compile
+    time of each function numba compiled in it (empty when everything came from the cache)."""
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    return float(out.stdout.strip().splitlines()[-1])
+        [sys.executable, "-c", FIRST_CALL, str(small)],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def synth(path: Path, rows: int) -> None:
@@ -215,8 +237,16 @@ def main() -> None:
             cold.append(first_call(env_cold, small))
             warm.append(first_call(env_cold, small))
     print(
-        f"first call          : {_spread(cold)} s with an empty numba cache, "
-        f"{_spread(warm)} s cached  (targets: <= 3 s, <= 1 s)"
+        f"first call          : {_spread([r['wall'] for r in cold])} s with an empty numba"
+        f" cache (CPU {_spread([r['cpu'] for r in cold])} s),"
+        f" {_spread([r['wall'] for r in warm])} s cached"
+        "  (min / median / max; targets: <= 3 s, <= 1 s)"
+    )
+    own = sorted(cold[-1]["own"].items(), key=lambda kv: -kv[1])  # the last cold run
+    print(
+        "  compile by function: "
+        + ", ".join(f"{name} {t:.2f}" for name, t in own)
+        + " s CPU (own time; the first one compiled also pays numba's set-up, ~0.35 s)"
     )
     print(
         f"CPython speed       : {python_loop_s():.2f} s for a 10M-iteration loop "
@@ -227,7 +257,7 @@ def main() -> None:
 def _spread(xs: list[float]) -> str:
     """min / median / max of a few timings."""
     xs = sorted(xs)
-    return f"{xs[0]:.2f} / {xs[len(xs) // 2]:.2f} / {xs[-1]:.2f} (min/median/max)"
+    return f"{xs[0]:.2f} / {xs[len(xs) // 2]:.2f} / {xs[-1]:.2f}"
 
 
 def python_loop_s() -> float:
