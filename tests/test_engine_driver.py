@@ -249,14 +249,34 @@ def test_an_exception_raised_in_a_hook_names_the_strategy_and_the_event(tmp_path
     )
 
 
-def test_a_division_by_zero_in_the_engine_names_the_likely_cause(tmp_path: Path) -> None:
-    rows = [  # an inverse perpetual whose bid is 0 when the strategy sells
-        tick(1, 99.0, 101.0, 5, 5, instrument="BTC-PERPETUAL", cmd=market(BUY, 10)),
-        tick(2, 0.0, 101.0, 5, 5, instrument="BTC-PERPETUAL", cmd=market(SELL, 10)),
-    ]
-    with pytest.raises(qk.KernelError, match=r"'scripted' at ts \S+02Z on BTC-PERPETUAL: "
-                       r"ZeroDivisionError.*price of 0 on an inverse"):  # fmt: skip
+@njit(cache=True)
+def spread_ratio_on_quote(ctx, p, s):
+    """Divides by the spread: a locked quote (bid == ask) divides by zero."""
+    s.seen = 1.0 / (ctx.ask - ctx.bid)
+
+
+def test_a_division_by_zero_in_a_hook_names_the_event(tmp_path: Path) -> None:
+    path = _ticks(tmp_path / "t.parquet", [(1_000, "A")])  # bid 1.0, ask 1.5
+    pl.read_parquet(path).with_columns(pl.lit(1.5).alias("bid")).write_parquet(path)  # locked
+    with pytest.raises(qk.KernelError) as err:
+        qk.backtest(path, [_erring("ratio", spread_ratio_on_quote)()], accounting="linear")
+    assert str(err.value) == (
+        "strategy 'ratio' at ts 1970-01-01T00:00:00.000001Z on A: "
+        "ZeroDivisionError: division by zero"
+    )
+
+
+@pytest.mark.parametrize("col", ["bid", "ask"])
+def test_a_price_of_0_on_an_inverse_contract_is_a_data_error(tmp_path: Path, col: str) -> None:
+    """Inverse PnL divides by the price; the run stops at the bad row, naming it."""
+    quote = {"bid": 99.0, "ask": 101.0, "bid_size": 5, "ask_size": 5}
+    rows = [tick(1, **quote, instrument="BTC-PERPETUAL", cmd=market(BUY, 10)),
+            tick(2, **(quote | {col: 0.0}), instrument="BTC-PERPETUAL")]  # fmt: skip
+    with pytest.raises(qk.DataError, match=rf"event 1 of the run \(ts \S+02Z, BTC-PERPETUAL\): "
+                       rf"{col} is 0.0; the price of an inverse contract must be > 0"):  # fmt: skip
         run_ticks(tmp_path / "t.parquet", rows, accounting="auto")
+    linear = run_ticks(tmp_path / "t.parquet", rows, accounting="linear")  # 0 is a price there
+    assert linear.fills.height == 1
 
 
 @pytest.mark.parametrize(

@@ -393,10 +393,7 @@ class StrategyGroup:
         except QuantkitError:
             raise
         except Exception as exc:
-            what = _describe(exc)
-            if isinstance(exc, ZeroDivisionError):
-                what += " (a price of 0 on an inverse instrument, or a division in the strategy)"
-            raise KernelError(f"{self._where()}: {what}") from exc
+            raise KernelError(f"{self._where()}: {_describe(exc)}") from exc
 
     def _where(self) -> str:
         """``strategy 'label' <event>``: the instance the driver was running and its event."""

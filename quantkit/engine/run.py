@@ -20,12 +20,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from quantkit.data.schema import OPTIONAL_FLOAT, REQUIRED_FLOAT
+from quantkit.data.times import ns_to_iso
 from quantkit.engine.columns import EventColumns
 from quantkit.engine.group import StrategyGroup
-from quantkit.engine.layout import C_STATUS, EVENT_COLUMNS, MORE_COLUMNS
+from quantkit.engine.layout import C_STATUS, EVENT_COLUMNS, INVERSE, MORE_COLUMNS
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import StrategyConfig
-from quantkit.errors import ConfigError, KernelError
+from quantkit.errors import ConfigError, DataError, KernelError
 
 
 class Engine:
@@ -65,6 +66,13 @@ class Engine:
         self.instances: list[tuple[StrategyGroup, int]] = [
             located[i] for i in range(len(self.configs))
         ]
+        #: codes of the instruments some instance accounts as inverse (None: there are none)
+        inverse = np.zeros(len(self.instruments), np.bool_)
+        for g in self.groups:
+            for ctx in g.ctxs:
+                k = int(ctx["n_slots"])
+                inverse[ctx["inst_code"][:k][ctx["inst_kind"][:k] == INVERSE]] = True
+        self._inverse = inverse if inverse.any() else None
         needed = self.columns_needed()
         if more is None:
             more = any(c in float_columns and c in needed for c in MORE_COLUMNS)
@@ -98,11 +106,33 @@ class Engine:
         n = len(ts)
         if n == 0:
             return
+        if self._inverse is not None:
+            self._check_inverse_prices(ts, code, columns)
         known = EventColumns.of(columns, n)
         for g in self.groups:
             g.feed(ts, code, known, columns, self.rows)
         self.rows += n
         self.last_ts = int(ts[-1])
+
+    def _check_inverse_prices(
+        self, ts: np.ndarray, code: np.ndarray, columns: Mapping[str, np.ndarray]
+    ) -> None:
+        """Inverse contracts divide by the price: a bid or ask <= 0 of one is bad data (an
+        empty side is NaN). One pass per column when every price is positive."""
+        assert self._inverse is not None
+        for col in ("bid", "ask"):
+            low = columns[col] <= 0.0  # False for NaN
+            if not low.any():
+                continue
+            bad = low & self._inverse[code]
+            if bad.any():
+                i = int(np.argmax(bad))
+                where = f"ts {ns_to_iso(int(ts[i]))}, {self.instruments[code[i]]}"
+                raise DataError(
+                    f"event {self.rows + i} of the run ({where}): {col} is "
+                    f"{float(columns[col][i])}; the price of an inverse contract must be > 0 "
+                    f"(an empty side is NaN)"
+                )
 
     def finish(self) -> None:
         """Take the closing equity sample and flush every log."""
