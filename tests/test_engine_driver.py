@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from numba import njit
 from polars.testing import assert_frame_equal
-from test_engine_fills import CMD_COLUMNS, market, run_ticks, scripted, tick
+from test_engine_fills import CMD_COLUMNS, market, run_ticks, scripted, tick, write_ticks
 
 import quantkit as qk
 from quantkit.engine import BUY, SELL, buy_market, sell_market, set_timer
@@ -173,14 +173,9 @@ def _erring(name: str, hook: object, **hooks: object) -> qk.Strategy:
     return qk.Strategy(name, hook, params=params, state=[("seen", "f8")], **hooks)
 
 
-def _ticks(path: Path, rows: list[tuple[int, str]]) -> Path:
-    """A tick file of (ts, instrument) rows with made-up quotes."""
-    n = len(rows)
-    pl.DataFrame({
-        "ts": [r[0] for r in rows], "instrument": [r[1] for r in rows],
-        "bid": [1.0] * n, "ask": [1.5] * n, "bid_size": [1.0] * n, "ask_size": [1.0] * n,
-    }).write_parquet(path)  # fmt: skip
-    return path
+def _ticks(path: Path, rows: list[tuple[int, str]], bid: float = 1.0) -> Path:
+    """A tick file of (ts, instrument) rows quoting ``bid`` / 1.5, size 1 on both sides."""
+    return write_ticks(path, [tick(t, bid, 1.5, 1.0, 1.0, instrument=i) for t, i in rows])
 
 
 def test_the_error_names_the_instance_that_raised_not_another_at_the_same_ts(
@@ -235,12 +230,7 @@ def test_describe_shortens_only_numba_record_types() -> None:
 
 
 def test_an_exception_raised_in_a_hook_names_the_strategy_and_the_event(tmp_path: Path) -> None:
-    path = tmp_path / "t.parquet"
-    pl.DataFrame({
-        "ts": [1_000, 2_000, 3_000], "instrument": ["A", "B", "A"],
-        "bid": [1.0, 2.0, 3.0], "ask": [1.5, 2.5, 3.5], "bid_size": [1.0] * 3,
-        "ask_size": [1.0] * 3,
-    }).write_parquet(path)  # fmt: skip
+    path = _ticks(tmp_path / "t.parquet", [(1_000, "A"), (2_000, "B"), (3_000, "A")])
     with pytest.raises(qk.KernelError) as err:
         qk.backtest(path, [_erring("unhappy", unhappy_on_quote)()], accounting="linear")
     assert str(err.value) == (
@@ -256,8 +246,7 @@ def spread_ratio_on_quote(ctx, p, s):
 
 
 def test_a_division_by_zero_in_a_hook_names_the_event(tmp_path: Path) -> None:
-    path = _ticks(tmp_path / "t.parquet", [(1_000, "A")])  # bid 1.0, ask 1.5
-    pl.read_parquet(path).with_columns(pl.lit(1.5).alias("bid")).write_parquet(path)  # locked
+    path = _ticks(tmp_path / "t.parquet", [(1_000, "A")], bid=1.5)  # locked: bid == ask
     with pytest.raises(qk.KernelError) as err:
         qk.backtest(path, [_erring("ratio", spread_ratio_on_quote)()], accounting="linear")
     assert str(err.value) == (

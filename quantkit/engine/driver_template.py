@@ -34,8 +34,7 @@ from quantkit.engine.events import load_more, load_quote, maybe_sample, sample_e
 from quantkit.engine.hooks import inlined
 from quantkit.engine.layout import (
     C_EQUITY, C_FILLS, C_INSTANCE, C_NEXT_SAMPLE, C_ORDERS, C_ROW0, C_STATUS, EV_FILL, EV_QUOTE,
-    EV_START,
-    EV_TIMER, OE_DONE, R_NONE, ST_FILL_STORM,
+    EV_START, EV_TIMER, OE_DONE, R_NONE, ST_FILL_STORM,
 )
 from quantkit.engine.matching import accept_orders, close_open, find_open, match_slot, record_fill
 

@@ -28,7 +28,6 @@ from quantkit.engine.layout import (
     CTX_DTYPE,
     EQUITY_LOG_DTYPE,
     EV_FILL,
-    EV_QUOTE,
     EV_START,
     EV_TIMER,
     EVENT_COLUMNS,
@@ -401,17 +400,18 @@ class StrategyGroup:
         if not 0 <= j < len(self.configs):
             return f"strategy {self.strategy.name!r}"
         ctx, slots = self.ctxs[j], self.slots[j]
+        kind = int(ctx["kind"])
+        slot = int(ctx["fill_slot" if kind == EV_FILL else "slot"])
+        known = 0 <= slot < len(slots)
         at = f"at ts {ns_to_iso(int(ctx['ts']))}"
-        kind, slot = int(ctx["kind"]), int(ctx["slot"])
-        if kind == EV_FILL:
-            slot = int(ctx["fill_slot"])
-            at += ", in a fill"
+        if kind == EV_START:
+            at = "in on_start"
         elif kind == EV_TIMER:
             at += ", in its timer"
-        elif kind == EV_START:
-            at = "in on_start"
-        if kind in (EV_QUOTE, EV_FILL) and 0 <= slot < len(slots):
-            at += f" of {slots[slot]}" if kind == EV_FILL else f" on {slots[slot]}"
+        elif kind == EV_FILL:
+            at += f", in a fill of {slots[slot]}" if known else ", in a fill"
+        elif known:
+            at += f" on {slots[slot]}"
         return f"strategy {self.configs[j].name!r} {at}"
 
     def _check_status(self) -> None:

@@ -298,7 +298,7 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
         elif (not later) & (not is_market) & ((o.flags & POST_ONLY) != 0) & crosses:
             event = OE_REJECTED
             reason = R_POST_ONLY_CROSS
-        elif has_touch & crosses & (o.remaining > 0.0):  # remaining: not NaN (venue fills)
+        elif has_touch & crosses & (o.remaining > 0.0):  # False for a NaN remaining size
             qty = o.remaining
             if avail < qty:
                 qty = avail
