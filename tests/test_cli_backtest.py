@@ -257,3 +257,15 @@ def test_a_strategy_that_does_not_compile_is_one_line_and_exit_2(
         "backtest", "--data", bundled_sample, "--strategy", "broken_strategy:Broken"
     )
     assert_user_error(code, out, err, "strategy 'broken' does not compile with numba", "bid_sise")
+
+
+def test_a_price_of_0_on_an_inverse_contract_is_one_line_and_exit_2(
+    cli: Cli, tmp_path: Path
+) -> None:
+    data = tmp_path / "perp.parquet"
+    pl.DataFrame({
+        "ts": [1, 2, 3], "instrument": ["BTC-PERPETUAL"] * 3, "bid": [60000.0, 0.0, 60001.0],
+        "ask": [60000.5, 60000.5, 60001.5], "bid_size": [10.0] * 3, "ask_size": [10.0] * 3,
+    }).write_parquet(data)  # fmt: skip
+    assert_user_error(*cli("backtest", "--data", data), "event 1 of the run", "BTC-PERPETUAL",
+                      "bid is 0.0", "inverse contract must be > 0")  # fmt: skip
