@@ -35,6 +35,16 @@ from quantkit.engine import (
     cancel_all,
     submit,
 )
+from quantkit.engine.layout import (
+    C_ORDERS,
+    CTX_DTYPE,
+    N_COUNTERS,
+    OE_CANCELLED,
+    OPEN_DTYPE,
+    ORDER_LOG_DTYPE,
+    R_BY_STRATEGY,
+)
+from quantkit.engine.matching import close_open
 from quantkit.engine.results import BacktestResult
 
 NAN = math.nan
@@ -467,3 +477,31 @@ def test_linear_accounting_invariants(
         touch = row["ask"] if fill["side"] == BUY else row["bid"]
         assert fill["price"] == (limits[fill["order_id"]] if fill["maker"] else touch)
     assert res.strategies[0]["fills"] == f.height
+
+
+@njit
+def _close_open(ctxs, i, olog, counters):
+    close_open(ctxs[0], i, np.int64(0), np.int64(OE_CANCELLED), np.int64(R_BY_STRATEGY), olog,
+               counters)  # fmt: skip
+
+
+def test_closing_an_open_order_moves_every_field_of_the_later_ones_up() -> None:
+    """``close_open`` copies the later orders field by field (for compile time): each field of
+    ``OPEN_DTYPE``, a new one included, must move with its order."""
+    rng = np.random.default_rng(11)
+    ctxs = np.zeros(1, CTX_DTYPE)
+    oo = ctxs[0]["oo"]
+    for name in OPEN_DTYPE.names:
+        oo[name][:6] = rng.integers(1, 1_000_000, 6)
+    oo["slot"][:6] = rng.integers(0, MAX_SLOTS, 6)
+    oo["side"][:6] = [BUY, SELL, SELL, BUY, SELL, BUY]
+    ctxs[0]["n_open"] = 6
+    before = oo[:6].copy()
+    olog = np.zeros(4, ORDER_LOG_DTYPE)
+    counters = np.zeros(N_COUNTERS, np.int64)
+    _close_open(ctxs, 2, olog, counters)
+    assert ctxs[0]["n_open"] == 5
+    assert counters[C_ORDERS] == 1 and olog[0]["order_id"] == before[2]["id"]
+    kept = before[[0, 1, 3, 4, 5]]
+    for name in OPEN_DTYPE.names:
+        assert ctxs[0]["oo"][name][:5].tolist() == kept[name].tolist(), name

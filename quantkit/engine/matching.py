@@ -118,8 +118,21 @@ def close_open(ctx, i, row, event, reason, olog, counters):
     else:
         ctx.open_sell[s] -= o.remaining
     oo = ctx.oo
-    for j in range(i, ctx.n_open - 1):
-        oo[j] = oo[j + 1]
+    for j in range(i, ctx.n_open - 1):  # field by field: LLVM takes twice as long for
+        a = oo[j]  # oo[j] = oo[j + 1], a copy of the whole record, in every caller
+        b = oo[j + 1]
+        a.id = b.id
+        a.slot = b.slot
+        a.side = b.side
+        a.type = b.type
+        a.flags = b.flags
+        a.ts = b.ts
+        a.active_ts = b.active_ts
+        a.expire_ts = b.expire_ts
+        a.checked = b.checked
+        a.price = b.price
+        a.size = b.size
+        a.remaining = b.remaining
     ctx.n_open -= 1
 
 
