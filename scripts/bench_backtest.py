@@ -6,7 +6,8 @@ Prints, for N rows (default 10M) of `quantkit data synth` ticks:
   3. the engine end-to-end from Parquet via the CLI (`quantkit backtest --json`): rows/s, peak RSS
   4. first call with an empty numba cache (wall and CPU, and the compile time of each function
      in the last run), and with a warm cache (fresh processes, --cold-runs times: min / median /
-     max), and CPython's speed on a plain loop (compiling is Python work)
+     max); for scale, the plain loop's own first call with an empty cache, and CPython's speed
+     on a plain loop (compiling is Python work)
   5. optionally (--big-rows 100000000) peak RSS of the CLI on a 100M-row file
 
 Usage:  python scripts/bench_backtest.py [--rows 10000000] [--big-rows 0] [--dir /tmp/qkbench]
@@ -158,10 +159,23 @@ class Own(event.Listener):
         if self.stack: self.stack[-1][2] += dt
         self.own[name] = self.own.get(name, 0.0) + dt - inner
 own = Own(); event.register("numba:compile", own)
-import quantkit as qk
+import quantkit as qk, quantkit.jitmemo as memo
 t, c = time.perf_counter(), time.process_time()
 qk.backtest(sys.argv[1], accounting="linear")
-print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - c, "own": own.own}))
+wall, cpu = time.perf_counter() - t, time.process_time() - c
+print(json.dumps({"wall": wall, "cpu": cpu, "own": own.own, "memo": memo.stats()}))
+"""
+#: the plain loop's first call in a fresh process (numba's set-up and one compile): the scale
+#: of compile times on this machine and Python build
+FIRST_PLAIN = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from bench_backtest import plain_momentum
+z = np.zeros(4)
+t, c = time.perf_counter(), time.process_time()
+plain_momentum(np.zeros(4, np.uint32), z, z, z, z, 1, 100.0, 0.0005, 1.0)
+print(json.dumps({"wall": time.perf_counter() - t, "cpu": time.process_time() - c}))
 """
 
 
@@ -170,6 +184,15 @@ def first_call(env: dict[str, str], small: Path) -> dict:
     time of each function numba compiled in it (empty when everything came from the cache)."""
     out = subprocess.run(
         [sys.executable, "-c", FIRST_CALL, str(small)],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def first_plain(env: dict[str, str]) -> dict:
+    """Wall and CPU seconds of the plain loop's first call in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_PLAIN, str(Path(__file__).parent)],
         capture_output=True, text=True, env=env, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -230,12 +253,13 @@ def main() -> None:
     if big is not None:
         _print_cli(f"CLI, {a.big_rows:,} rows", a.big_rows, big)
 
-    cold, warm = [], []
+    cold, warm, plain = [], [], []
     for _ in range(a.cold_runs):  # each in a fresh process and an empty cache, then cached
         with tempfile.TemporaryDirectory() as d:
             env_cold = {**env, "NUMBA_CACHE_DIR": d, "QUANTKIT_CACHE_DIR": d}
             cold.append(first_call(env_cold, small))
             warm.append(first_call(env_cold, small))
+            plain.append(first_plain(env_cold))
     print(
         f"first call          : {_spread([r['wall'] for r in cold])} s with an empty numba"
         f" cache (CPU {_spread([r['cpu'] for r in cold])} s),"
@@ -248,6 +272,13 @@ def main() -> None:
         + ", ".join(f"{name} {t:.2f}" for name, t in own)
         + " s CPU (own time; the first one compiled also pays numba's set-up, ~0.35 s)"
     )
+    memo = cold[-1]["memo"]
+    print(
+        f"  numba's function-type resolutions: {memo['resolved']:,} made,"
+        f" {memo['served']:,} repeats served by quantkit.jitmemo"
+    )
+    plain_s = _spread([r["wall"] for r in plain])
+    print(f"  for scale: the plain loop's first call, empty cache: {plain_s} s (set-up, 1 compile)")
     print(
         f"CPython speed       : {python_loop_s():.2f} s for a 10M-iteration loop "
         "(compiling is Python work: the cold first call scales with this)"
