@@ -297,13 +297,35 @@ def test_market_order_on_an_empty_side_waits_for_a_quote(tmp_path: Path) -> None
     ms = 1_000_000
     res = run_ticks(tmp_path / "t.parquet", [
         tick(0, 99.0, NAN, 5, NAN, cmd=market(BUY, 1)),  # no ask: waits
-        tick(1 * ms, 99.0, 101.0, 5, 0.0),  # an ask of size 0 is empty too
+        tick(1 * ms, 99.0, NAN, 5, 3.0),  # a size without a price is still empty
         tick(2 * ms, 99.0, 101.5, 5, 5),  # fills here
         tick(3 * ms, 99.0, 101.0, 5, 5),
     ], market_timeout_ms=10.0)  # fmt: skip
     [f] = fills(res)
     assert (f["ts"], f["price"], f["size"]) == (2 * ms, 101.5, 1.0)
     assert order_events(res) == [(0, 0, "new"), (2 * ms, 0, "filled")]
+
+
+def test_a_touch_showing_size_0_cancels_a_market_order_and_keeps_a_limit_open(
+    tmp_path: Path,
+) -> None:
+    """Only a NaN price is an empty side. A touch showing 0 caps the fill at 0: the rest of a
+    market order is cancelled (here all of it), the rest of a limit order stays open. The same
+    holds for a size that earlier orders of the same event used up."""
+    ms = 1_000_000
+    res = run_ticks(tmp_path / "t.parquet", [
+        tick(0, 99.0, 101.0, 5, 0.0, cmd=market(BUY, 1)),  # ask shown with size 0
+        tick(1 * ms, 99.0, 101.0, 5, 0.0, cmd=limit(BUY, 101.5, 1)),  # crosses, nothing shown
+        tick(2 * ms, 99.0, 101.0, 5, 3.0, cmd=market(BUY, 2, repeat=3)),  # 3 shown
+    ])  # fmt: skip
+    assert [(f["ts"], f["order_id"], f["price"], f["size"], f["maker"]) for f in fills(res)] == [
+        (2 * ms, 1, 101.5, 1.0, True),  # the limit rested; now it fills first, as maker
+        (2 * ms, 2, 101.0, 2.0, False),  # then the market orders share the 2 left
+    ]  # fmt: skip
+    cancelled = res.orders.filter(pl.col("event") == "cancelled")
+    assert cancelled["order_id"].to_list() == [0, 3, 4]  # nothing left for 3 and 4
+    assert cancelled["ts"].to_list() == [0, 2 * ms, 2 * ms]
+    assert all("market" in reason for reason in cancelled["reason"])
 
 
 def test_waiting_market_order_expires_after_market_timeout(tmp_path: Path) -> None:

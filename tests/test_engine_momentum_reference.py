@@ -110,17 +110,19 @@ class Reference:
         price, shown = (ask, ask_size) if order.side == 1 else (bid, bid_size)
         avail = math.inf if math.isnan(shown) else shown - taken[order.side]
         first, order.checked = not order.checked, True
-        touch = not math.isnan(price) and avail > 0.0
+        touch = not math.isnan(price)  # only a NaN price is an empty side
         if (not first and ts > order.expire_ts) or (not touch and ts >= order.expire_ts):
             book.order = None  # expired: it waited past its deadline
             return
         if not touch:
             return  # waits for a quote
         qty = min(order.size, avail)
+        book.order = None  # done, or the rest of a market order is cancelled
+        if qty <= 0.0:
+            return  # capped at 0 by the size shown: cancelled without a fill
         taken[order.side] += qty
         self._book_fill(book, order.side, price, qty)
         self.fills.append((ts, inst, order.side, price, qty))
-        book.order = None  # done, or the rest of a market order is cancelled
 
     def _book_fill(self, book: _Book, side: int, price: float, qty: float) -> None:
         fee = qty * price * self.fee_bps / 1e4
@@ -290,14 +292,20 @@ def test_momentum_matches_reference_on_random_streams(
 
 
 def test_reference_sees_a_waiting_order_expire(tmp_path: Path) -> None:
-    """A hand-made case the random streams may miss: the ask empties right after the signal."""
+    """Hand-made cases the random streams may miss: the ask empties right after the signal
+    (the order waits, then expires), and an ask shown with size 0 (the order is cancelled)."""
     t0 = 1_700_000_000 * 10**9
     rows: list[Row] = [
         (t0, "AAA", 100.0, 100.5, 1.0, 1.0),
-        (t0 + 1 * MS, "AAA", 101.0, 101.5, 1.0, 0.0),  # buy signal; ask size 0: waits
-        (t0 + 5 * MS, "AAA", 101.0, NAN, 1.0, NAN),  # still no ask
+        (t0 + 1 * MS, "AAA", 101.0, 101.5, 1.0, 1.0),  # buy signal, active 2 ms later
+        (t0 + 5 * MS, "AAA", 101.0, NAN, 1.0, NAN),  # no ask: waits
         (t0 + 30 * MS, "AAA", 101.0, 101.5, 1.0, 1.0),  # past the 10 ms timeout: expired
     ]
-    ref = Reference(span=3, threshold=0.0, size=1.0, timeout_ns=10 * MS)
+    ref = Reference(span=3, threshold=0.0, size=1.0, latency_ns=2 * MS, timeout_ns=10 * MS)
     res = check_against_reference(write_rows(tmp_path / "t.parquet", rows), ref)
     assert res.orders["event"].to_list()[:2] == ["new", "expired"]
+    rows[1] = (t0 + 1 * MS, "AAA", 101.0, 101.5, 1.0, 0.0)  # the signal's ask shows 0
+    ref = Reference(span=3, threshold=0.0, size=1.0, timeout_ns=10 * MS)
+    res = check_against_reference(write_rows(tmp_path / "t0.parquet", rows), ref)
+    assert res.orders["event"].to_list()[:2] == ["new", "cancelled"]
+    assert res.fills.height == 1  # the next signal (t0 + 30 ms) fills

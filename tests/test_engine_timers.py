@@ -231,8 +231,13 @@ def test_the_timer_run_exercises_every_clock(
 ) -> None:
     fills = timers_whole.fills.group_by("strategy").len()
     counts = dict(fills.iter_rows())
-    assert counts["c1"] > 20 and counts["c2"] > 150 and counts["c3"] == 40 and counts["c4"] > 150
+    assert counts["c1"] > 20 and counts["c2"] > 150 and counts["c3"] > 10 and counts["c4"] > 150
     assert timers_whole.orders.filter(pl.col("event") == "rejected").height == 0
+    # c3 fires 40 times within a few events: its market orders share the size shown at each
+    # event, and those that find none left are cancelled (a market order's rest is cancelled)
+    c3 = timers_whole.orders.filter(pl.col("strategy") == "c3")
+    ends = dict(c3.group_by("event").len().iter_rows())
+    assert ends["new"] == 40 and ends["filled"] + ends["cancelled"] == 40
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 4096])

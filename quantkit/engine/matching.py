@@ -4,8 +4,9 @@ Fill model (also in the README):
 
 * Market orders fill at the touch (buy at ``ask``, sell at ``bid``) of the first event of their
   instrument whose ``ts >= submit ts + latency``; with latency 0 that is the event that triggered
-  them. An empty side (NaN, or size 0) makes the order wait; it expires after ``market_timeout``
-  (counted from ``submit ts + latency``).
+  them. An empty side (a NaN price) makes the order wait; it expires after ``market_timeout``
+  (counted from ``submit ts + latency``). A touch showing size 0 is not empty: the fill is capped
+  at 0 and the market order is cancelled, like the rest of any capped market order.
 * Limit orders fill when the opposite touch reaches the price (buy when ``ask <= price``) at the
   limit price, as maker. A limit that crosses on arrival (its first match attempt) fills as taker
   at the touch; a post-only one that would cross is rejected instead.
@@ -290,13 +291,13 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
             touch = ctx.ask
             size = ctx.ask_size
             used = ctx.liq_ask_used
-        avail = size - used
+        avail = size - used  # <= 0: nothing shown, or all of it taken at this event
         if size != size:  # NaN: the data has no size
             avail = math.inf
         later = o.checked != 0  # not the order's first match attempt (its arrival)
         o.checked = 1
         is_market = o.type == MARKET
-        has_touch = (touch == touch) & (avail > 0.0)  # touch == touch: not NaN
+        has_touch = touch == touch  # a price: the side is not empty (NaN)
         # a market order takes any touch; a limit one a touch at or better than its price
         # (False for a NaN touch)
         crosses = is_market | ((touch - o.price) * side <= 0.0)
@@ -315,13 +316,18 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
             qty = o.remaining
             if avail < qty:
                 qty = avail
+            room = math.inf
             if o.flags & REDUCE_ONLY:
                 room = -ctx.position[slot] * side  # > 0: the size that reduces the position
                 if room < qty:
                     qty = room
-            if qty <= 0.0:
+            if room <= 0.0:  # nothing left to reduce
                 event = OE_CANCELLED
                 reason = R_REDUCE_ONLY
+            elif qty <= 0.0:  # capped at 0 by the size shown: a limit order stays open
+                if is_market:
+                    event = OE_CANCELLED
+                    reason = R_MARKET_REST
             else:
                 # taker at the touch, except a limit order resting since an earlier event
                 price = touch
