@@ -35,6 +35,7 @@ class StrategyEntry:
     params: dict[str, Any] = field(default_factory=dict)
     instruments: tuple[str, ...] | None = None
     label: str | None = None
+    where: str = ""  #: where it was written ("run.toml: strategy #1"), named in errors
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _strategy(raw: Any, where: str) -> StrategyEntry:
     if label is not None and not isinstance(label, str):
         raise ConfigError(f"{where}: label must be a string")
     return StrategyEntry(
-        raw["name"], dict(params), None if inst is None else _names(inst, where), label
+        raw["name"], dict(params), None if inst is None else _names(inst, where), label, where
     )
 
 

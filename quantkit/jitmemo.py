@@ -78,7 +78,7 @@ def install() -> bool:
 
     get_call_type.__doc__ = resolve.__doc__
     setattr(get_call_type, _ORIGINAL, resolve)
-    BaseFunction.get_call_type = get_call_type
+    BaseFunction.get_call_type = get_call_type  # type: ignore[method-assign]
     return True
 
 

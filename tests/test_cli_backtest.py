@@ -160,6 +160,10 @@ def test_config_file(cli: Cli, bundled_sample: Path, tmp_path: Path) -> None:
         ('[[strategy]]\nname = "momentum"\nparam = { span = 3 }\n',
          ("strategy #1", "unknown key 'param'", "did you mean 'params'")),
         ("fee_bps_taker = 'five'\n", ("fee_bps_taker", "number")),
+        ('[[strategy]]\nname = "momentum"\nparams = { span = "2" }\n',
+         ("'span'", "integer", "string '2'")),  # TOML has types: a string is not parsed
+        ('[[strategy]]\nname = "momentum"\nparams = { span = 2.0 }\n', ("'span'", "integer")),
+        ('[[strategy]]\nname = "momentum"\nparams = { size = 0 }\n', ("'size'", "> 0")),
         ("data = [\n", ("not valid TOML",)),
     ],
 )  # fmt: skip
@@ -182,6 +186,11 @@ def test_bad_config_file(cli: Cli, tmp_path: Path, text: str, needles: tuple[str
         (["--strategy", "momentum", "--param", "span=abc"], ["'span'", "integer", "'abc'"]),
         (["--strategy", "momentum", "--param", "span=2.5"], ["'span'", "integer"]),
         (["--strategy", "momentum", "--param", "threshold=high"], ["'threshold'", "number"]),
+        (["--strategy", "momentum", "--param", "span=0"], ["'span'", ">= 1", "got 0"]),
+        (["--strategy", "momentum", "--param", "span=-1"], ["'span'", ">= 1"]),
+        (["--strategy", "momentum", "--param", "size=0"], ["'size'", "> 0"]),
+        (["--strategy", "momentum", "--param", "threshold=-0.1"], ["'threshold'", ">= 0"]),
+        (["--strategy", "momentum", "--param", "threshold=inf"], ["'threshold'", "finite"]),
         (["--strategy", "momentum", "--param", "span"], ["KEY=VALUE"]),
         (["--param", "span=3", "--strategy", "momentum"], ["--param must follow"]),
         (["--instrument", "BTC-PERPETUALL"], ["'BTC-PERPETUALL'", "did you mean 'BTC-PERPETUAL'"]),

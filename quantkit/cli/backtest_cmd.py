@@ -19,7 +19,7 @@ import click
 from quantkit.config import RunConfig, StrategyEntry, load_run_config
 from quantkit.engine.results import BacktestResult, _jsonable
 from quantkit.engine.settings import EngineSettings
-from quantkit.engine.strategy import StrategyConfig
+from quantkit.engine.strategy import ParamText, StrategyConfig
 from quantkit.errors import ConfigError, DataError
 
 
@@ -175,7 +175,7 @@ def _entries_from_argv(argv: list[str]) -> list[StrategyEntry]:
                     raise ConfigError(
                         f"--param {value!r} must look like KEY=VALUE, e.g. --param span=50"
                     )
-                (entries[-1][1] if entries else pending)[key] = val
+                (entries[-1][1] if entries else pending)[key] = ParamText(val)
         i += 1
     if pending and entries:
         raise ConfigError("--param must follow the --strategy it applies to")
@@ -193,7 +193,17 @@ def _build_configs(entries: list[StrategyEntry], bundled_default: bool) -> list[
 
             return seed_configs()
         entries = [StrategyEntry("momentum")]
-    return [resolve(e.name)(instruments=e.instruments, label=e.label, **e.params) for e in entries]
+    return [_build_config(resolve, e) for e in entries]
+
+
+def _build_config(resolve: Any, entry: StrategyEntry) -> StrategyConfig:
+    """The configured strategy of one entry; errors name the run.toml entry it came from."""
+    try:
+        return resolve(entry.name)(instruments=entry.instruments, label=entry.label, **entry.params)
+    except ConfigError as err:
+        if entry.where:
+            raise ConfigError(f"{entry.where}: {err}") from None
+        raise
 
 
 def render(res: BacktestResult) -> str:

@@ -17,7 +17,9 @@ fills), ``on_start`` (once, before the first event) and ``on_timer`` (when the t
 :func:`quantkit.engine.timers.set_timer` comes).
 
 Parameter types follow their defaults: float, int, bool, or str (an instrument name: the engine
-subscribes the instance to it and stores its slot number in the record).
+subscribes the instance to it and stores its slot number in the record). Values must have that
+type (an int is a fine float); only text typed on the command line (:class:`ParamText`) is
+parsed. ``bounds`` restricts values, e.g. ``bounds={"span": ">= 1", "size": "> 0"}``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,17 @@ import numpy as np
 from quantkit.errors import ConfigError, did_you_mean
 
 ParamValue = float | int | bool | str
+_BOUND_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": lambda x, b: x >= b,
+    ">": lambda x, b: x > b,
+    "<=": lambda x, b: x <= b,
+    "<": lambda x, b: x < b,
+}
+
+
+class ParamText(str):
+    """A parameter value as text typed on the command line (``--param span=50``): parsed to
+    the parameter's type. A plain ``str`` is accepted only for instrument-name parameters."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,8 @@ class Strategy:
     #: option accounting need, and the backtest reads nothing else from Parquet
     needs: tuple[str, ...] | None = None
     doc: str = ""
+    #: limits of numeric parameters, ``{"span": ">= 1", "size": "> 0"}`` (>=, >, <=, <)
+    bounds: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for key, value in self.params.items():
@@ -64,6 +79,15 @@ class Strategy:
                 )
         object.__setattr__(self, "params", dict(self.params))
         object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "bounds", dict(self.bounds))
+        for key, bound in self.bounds.items():
+            default = self.params.get(key)
+            if isinstance(default, bool | str) or default is None:
+                raise ConfigError(
+                    f"strategy {self.name!r}: bound {bound!r} is for {key!r}, which is not a "
+                    f"numeric parameter{did_you_mean(key, self.params)}"
+                )
+            _check_bound(self.name, key, bound, default)  # the default must satisfy it
 
     def __call__(
         self,
@@ -98,6 +122,8 @@ class Strategy:
                     f"{did_you_mean(key, self.params)}; its parameters: {', '.join(self.params)}"
                 )
             out[key] = coerce_param(self.name, key, self.params[key], value)
+            if key in self.bounds:
+                _check_bound(self.name, key, self.bounds[key], out[key])
         return out
 
 
@@ -136,35 +162,53 @@ class StrategyConfig:
 
 
 def coerce_param(strategy: str, key: str, default: ParamValue, value: Any) -> ParamValue:
-    """Convert ``value`` (possibly a CLI string) to the type of ``default`` or raise ConfigError."""
-    want = "integer" if isinstance(default, int) else "number"
+    """Check ``value`` against the type of ``default`` (parsing :class:`ParamText` from the
+    command line) and return it in that type, or raise ConfigError."""
+    want = "an integer" if isinstance(default, int) else "a number"
     where = f"parameter {key!r} of {strategy!r}"
+    text = isinstance(value, ParamText)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+        if text and value.lower() in ("true", "1", "yes", "false", "0", "no"):
             return value.lower() in ("true", "1", "yes")
         raise ConfigError(f"{where} must be true or false, got {value!r}")
     if isinstance(default, str):
         if isinstance(value, str) and value:
-            return value
+            return str(value)
         raise ConfigError(f"{where} must be an instrument name, got {value!r}")
     if isinstance(value, bool):
-        raise ConfigError(f"{where} must be a {want}, got {value!r}")
-    if isinstance(value, str):
+        raise ConfigError(f"{where} must be {want}, got {value!r}")
+    if text:
         try:
             value = int(value) if isinstance(default, int) else float(value)
         except ValueError:
-            raise ConfigError(f"{where} must be a {want}, got {value!r}") from None
+            raise ConfigError(f"{where} must be {want}, got {value!r}") from None
+    elif isinstance(value, str):
+        raise ConfigError(f"{where} must be {want}, got the string {value!r}")
     if isinstance(default, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, int):
+        if not isinstance(value, int | np.integer):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return value
-    if not isinstance(value, int | float) or not math.isfinite(value):
+        return int(value)
+    if not isinstance(value, int | float | np.integer | np.floating) or not math.isfinite(value):
         raise ConfigError(f"{where} must be a finite number, got {value!r}")
     return float(value)
+
+
+def _check_bound(strategy: str, key: str, bound: str, value: Any) -> None:
+    """Raise ConfigError unless ``value`` satisfies ``bound`` (e.g. ``"> 0"``)."""
+    op, _, number = bound.strip().partition(" ")
+    try:
+        limit = float(number)
+        ok = _BOUND_OPS[op](value, limit)
+    except (KeyError, ValueError):
+        raise ConfigError(
+            f"strategy {strategy!r}: bound {bound!r} of {key!r} must look like '>= 1' "
+            f"(one of {', '.join(_BOUND_OPS)}, a space, a number)"
+        ) from None
+    if not ok:
+        where = f"parameter {key!r} of {strategy!r}"
+        raise ConfigError(f"{where} must be {bound.strip()}, got {value!r}")
 
 
 def _param_numpy_type(value: ParamValue) -> str:

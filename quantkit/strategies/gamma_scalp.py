@@ -87,4 +87,5 @@ gamma_scalp = Strategy(
         ("last_delta", "f8"),
     ],
     doc="Long options, delta-hedged with the hedge instrument inside +-delta_band (coin).",
+    bounds={"option_size": "> 0", "delta_band": ">= 0", "min_rehedge_interval_ms": ">= 0"},
 )

@@ -59,6 +59,7 @@ momentum = Strategy(
     params={"span": 100, "threshold": 0.0005, "size": 1.0},
     state=[("ema", "f8", (MAX_SLOTS,)), ("seen", "i8", (MAX_SLOTS,))],
     needs=("bid", "ask"),
+    bounds={"span": ">= 1", "threshold": ">= 0", "size": "> 0"},
     doc="Long-only EMA breakout per instrument: buy when mid > ema*(1+threshold), "
     "sell all when mid < ema*(1-threshold).",
 )
