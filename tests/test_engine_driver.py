@@ -268,6 +268,18 @@ def test_a_price_of_0_on_an_inverse_contract_is_a_data_error(tmp_path: Path, col
     assert linear.fills.height == 1
 
 
+@pytest.mark.parametrize(("col", "value"), [("bid", np.inf), ("ask", np.inf), ("ask", -np.inf)])
+def test_an_infinite_price_is_a_data_error(tmp_path: Path, col: str, value: float) -> None:
+    """It would fill at an infinite price; an empty side is NaN, which still runs."""
+    quote = {"bid": 99.0, "ask": 101.0, "bid_size": 5, "ask_size": 5}
+    rows = [tick(1, **quote, cmd=market(BUY, 1)), tick(2, **(quote | {col: value}))]
+    with pytest.raises(qk.DataError, match=rf"event 1 of the run \(ts \S+02Z, X\): "
+                       rf"{col} is {value}; prices must be finite"):  # fmt: skip
+        run_ticks(tmp_path / "t.parquet", rows, accounting="linear")
+    rows[1] = tick(2, **(quote | {col: np.nan}))
+    assert run_ticks(tmp_path / "t.parquet", rows, accounting="linear").fills.height == 1
+
+
 @pytest.mark.parametrize(
     ("hook", "needle"), [(misspelled_on_quote, "positon"), (mistyped_on_quote, "float64")]
 )

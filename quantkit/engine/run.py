@@ -106,33 +106,45 @@ class Engine:
         n = len(ts)
         if n == 0:
             return
-        if self._inverse is not None:
-            self._check_inverse_prices(ts, code, columns)
+        self._check_prices(ts, code, columns)
         known = EventColumns.of(columns, n)
         for g in self.groups:
             g.feed(ts, code, known, columns, self.rows)
         self.rows += n
         self.last_ts = int(ts[-1])
 
-    def _check_inverse_prices(
+    def _check_prices(
         self, ts: np.ndarray, code: np.ndarray, columns: Mapping[str, np.ndarray]
     ) -> None:
-        """Inverse contracts divide by the price: a bid or ask <= 0 of one is bad data (an
-        empty side is NaN). One pass per column when every price is positive."""
-        assert self._inverse is not None
+        """A bid or ask of +-inf is bad data (an empty side is NaN): it would fill at an
+        infinite price. Inverse contracts divide by the price, so a bid or ask <= 0 of one is
+        bad data too. One pass per column (two with inverse contracts) when prices are fine."""
         for col in ("bid", "ask"):
-            low = columns[col] <= 0.0  # False for NaN
-            if not low.any():
+            x = columns[col]
+            inf = np.isinf(x)
+            if inf.any():
+                self._bad_price(ts, code, col, x, inf, "prices must be finite")
+            if self._inverse is None:
                 continue
-            bad = low & self._inverse[code]
-            if bad.any():
-                i = int(np.argmax(bad))
-                where = f"ts {ns_to_iso(int(ts[i]))}, {self.instruments[code[i]]}"
-                raise DataError(
-                    f"event {self.rows + i} of the run ({where}): {col} is "
-                    f"{float(columns[col][i])}; the price of an inverse contract must be > 0 "
-                    f"(an empty side is NaN)"
-                )
+            low = x <= 0.0  # False for NaN
+            if low.any():
+                bad = low & self._inverse[code]
+                if bad.any():
+                    self._bad_price(
+                        ts, code, col, x, bad, "the price of an inverse contract must be > 0"
+                    )
+
+    def _bad_price(
+        self, ts: np.ndarray, code: np.ndarray, col: str, x: np.ndarray, bad: np.ndarray, rule: str
+    ) -> None:
+        """Raise DataError naming the first ``bad`` event: its place in the run, ts, instrument,
+        column and value."""
+        i = int(np.argmax(bad))
+        where = f"ts {ns_to_iso(int(ts[i]))}, {self.instruments[code[i]]}"
+        raise DataError(
+            f"event {self.rows + i} of the run ({where}): {col} is {float(x[i])}; {rule} "
+            "(an empty side is NaN)"
+        )
 
     def finish(self) -> None:
         """Take the closing equity sample and flush every log."""
