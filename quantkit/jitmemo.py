@@ -4,20 +4,32 @@ While numba compiles one function it resolves the same call again and again: typ
 re-runs every call constraint on each pass over the function until the types settle, and lowering
 resolves each operator and ``getitem`` once more. Each resolution tries every typing template of
 the function in turn (``operator.add`` has dozens: NumPy ufunc rules, ``@overload``s for lists,
-sets, strings, datetimes...), so it costs about a millisecond. Compiling the backtest engine cold
-resolves ~1,350 calls, ~1,200 of them repeats, which is a tenth of the first call.
+sets, strings, datetimes...), about a millisecond each. The cold first backtest of the bench asks
+for about 1,350 resolutions (1,550 on the bundled sample); with the memo numba makes 270-300 of
+them.
 
 :func:`install` wraps ``numba.core.types.functions.BaseFunction.get_call_type`` (the resolution
-of global functions and operators) with a memo keyed by the function type, the typing context and
-the argument types, kept per compilation: numba gives each compilation its own copy of the
-compile flags (the top of ``ConfigStack``), and the memo belongs to that object. A resolution is
-a pure function of those inputs within one compilation; across compilations the flags may differ
-(``fastmath``, ``error_model``) and ``@overload`` templates compile per flags, so nothing is
-shared across compilations. Calls with keyword arguments and failing resolutions are not
-memoised.
+of global functions and operators) with a memo kept per compilation in flight: numba gives each
+compilation its own copy of the compile flags (the top of ``ConfigStack``, one level per nested
+compilation), and each memo belongs to one of them. The key is the function type, the typing
+context, the target and the argument types. Two pieces of numba state need care:
+
+* numba records the implementation it chose for a signature on the function type
+  (``_impl_keys``), shared by every compilation, and lowering reads it there. A callee compiled
+  with other flags (``error_model``, ``fastmath``) while its caller is typed overwrites the
+  record of an ``@overload`` with its own build; numba's repeated resolutions would write the
+  caller's back. So a memo hit writes back the record the caller's resolution made.
+* ``@overload``s that numba inlines keep the typed code to inline on the template, also shared.
+  Functions with such a template are not memoised at all.
+
+Calls with keyword arguments, unhashable argument types and failing resolutions are not
+memoised. The compiled code is the same as without the memo (checked on the engine's LLVM IR and
+its result tables, and with numba's own test modules for typing, overloads, literals, inlining
+and target extensions).
 
 It is installed by ``import quantkit`` for the whole process (it also speeds up the compilation
-of user kernels) when numba has the function it wraps; ``QUANTKIT_NUMBA_MEMO=0`` turns it off.
+of user kernels) when numba is a version it was checked with (0.60 to 0.69) and has what it
+wraps; ``QUANTKIT_NUMBA_MEMO=0`` turns it off.
 
 Usage: ``install()`` (done by ``import quantkit``); ``installed()`` says whether it is active,
 ``stats()`` how many resolutions it served and how many it passed on to numba.
@@ -26,25 +38,33 @@ Usage: ``install()`` (done by ``import quantkit``); ``installed()`` says whether
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
-#: memos of the compilations in flight, by ``id`` of their flags: ``(flags, {key: signature})``
-#: (the flags are kept so that the id cannot be reused while the entry exists)
-_memos: dict[int, tuple[Any, dict[Any, Any]]] = {}
-#: compilations nest (a callee compiles while its caller is typed); older entries are dropped
-_MAX_ENTRIES = 64
+#: the numba versions (major, minor) whose internals this was checked against: [low, high)
+_NUMBA_VERSIONS = ((0, 60), (0, 70))
 _ORIGINAL = "_quantkit_unmemoised"
 _counts = {"served": 0, "resolved": 0}
+#: per thread: {depth of the compilation in ConfigStack: (its flags, {key: (sig, impl key)})}
+_local = threading.local()
+#: function types whose resolution may be memoised (no inlined @overload among their templates)
+_plain: dict[Any, bool] = {}
 
 
 def install() -> bool:
-    """Install the memo (once); False when it is turned off or numba lacks what it wraps."""
+    """Install the memo (once); False when it is turned off or numba is not a version (or
+    lacks the functions) it was checked with."""
     if os.environ.get("QUANTKIT_NUMBA_MEMO", "1") == "0":
         return False
     try:
+        import numba
+        from numba.core.target_extension import get_local_target
         from numba.core.targetconfig import ConfigStack
         from numba.core.types.functions import BaseFunction
     except ImportError:
+        return False
+    version = tuple(int(p) for p in numba.__version__.split(".")[:2] if p.isdigit())
+    if not _NUMBA_VERSIONS[0] <= version < _NUMBA_VERSIONS[1]:
         return False
     resolve = getattr(BaseFunction, "get_call_type", None)
     if resolve is None or not hasattr(ConfigStack, "top_or_none"):
@@ -53,33 +73,56 @@ def install() -> bool:
         return True
 
     def get_call_type(self: Any, context: Any, args: Any, kws: Any) -> Any:
-        flags = ConfigStack.top_or_none()
-        if kws or flags is None:
+        impl_keys = getattr(self, "_impl_keys", None)
+        stack = ConfigStack()
+        depth = len(stack)
+        if kws or not depth or not isinstance(impl_keys, dict) or not _memoisable(self):
             return resolve(self, context, args, kws)
-        entry = _memos.get(id(flags))
-        if entry is None or entry[0] is not flags:
-            if len(_memos) >= _MAX_ENTRIES:
-                _memos.clear()
-            entry = _memos[id(flags)] = (flags, {})
-        memo = entry[1]
-        key = (self, context, args)
+        memo = _memo_of(depth, stack.top())
+        key = (self, context, get_local_target(context), args)
         try:
-            sig = memo[key]
-        except KeyError:
-            pass
+            hit = memo.get(key)
         except TypeError:  # an unhashable argument type
             return resolve(self, context, args, kws)
-        else:
+        if hit is not None:
+            sig, impl_key = hit
+            impl_keys[sig.args] = impl_key  # what a nested compilation may have overwritten
             _counts["served"] += 1
             return sig
         _counts["resolved"] += 1
-        sig = memo[key] = resolve(self, context, args, kws)
+        sig = resolve(self, context, args, kws)
+        memo[key] = (sig, impl_keys.get(sig.args))
         return sig
 
     get_call_type.__doc__ = resolve.__doc__
     setattr(get_call_type, _ORIGINAL, resolve)
     BaseFunction.get_call_type = get_call_type  # type: ignore[method-assign]
     return True
+
+
+def _memo_of(depth: int, flags: Any) -> dict[Any, Any]:
+    """The memo of the compilation at ``depth`` (its flags object), dropping the memos of
+    compilations that have finished (deeper ones, or an earlier one at this depth)."""
+    memos: dict[int, tuple[Any, dict[Any, Any]]] | None = getattr(_local, "memos", None)
+    if memos is None:
+        memos = _local.memos = {}
+    for d in [d for d in memos if d > depth]:
+        del memos[d]
+    entry = memos.get(depth)
+    if entry is None or entry[0] is not flags:  # the flags are kept: their id is not reused
+        entry = memos[depth] = (flags, {})
+    return entry[1]
+
+
+def _memoisable(fn: Any) -> bool:
+    """Whether no template of function type ``fn`` is an ``@overload`` numba may inline."""
+    ok = _plain.get(fn)
+    if ok is None:
+        ok = _plain[fn] = not any(
+            getattr(getattr(t, "_inline", None), "is_never_inline", True) is False
+            for t in getattr(fn, "templates", ())
+        )
+    return ok
 
 
 def installed() -> bool:

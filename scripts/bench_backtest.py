@@ -163,10 +163,12 @@ import quantkit as qk, quantkit.jitmemo as memo
 t, c = time.perf_counter(), time.process_time()
 qk.backtest(sys.argv[1], accounting="linear")
 wall, cpu = time.perf_counter() - t, time.process_time() - c
-print(json.dumps({"wall": wall, "cpu": cpu, "own": own.own, "memo": memo.stats()}))
+stats = memo.stats() if memo.installed() else None
+print(json.dumps({"wall": wall, "cpu": cpu, "own": own.own, "memo": stats}))
 """
 #: the plain loop's first call in a fresh process (numba's set-up and one compile): the scale
-#: of compile times on this machine and Python build
+#: of compile times on this machine and Python build (bench_backtest imports quantkit, so the
+#: memo of quantkit.jitmemo is on for it too)
 FIRST_PLAIN = """
 import json, sys, time
 import numpy as np
@@ -274,8 +276,10 @@ def main() -> None:
     )
     memo = cold[-1]["memo"]
     print(
-        f"  numba's function-type resolutions: {memo['resolved']:,} made,"
-        f" {memo['served']:,} repeats served by quantkit.jitmemo"
+        "  quantkit.jitmemo: off (QUANTKIT_NUMBA_MEMO=0, or a numba it was not checked with)"
+        if memo is None
+        else f"  quantkit.jitmemo: numba made {memo['resolved']:,} function-type resolutions,"
+        f" the memo served {memo['served']:,} repeats"
     )
     plain_s = _spread([r["wall"] for r in plain])
     print(f"  for scale: the plain loop's first call, empty cache: {plain_s} s (set-up, 1 compile)")

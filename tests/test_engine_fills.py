@@ -515,7 +515,7 @@ def test_closing_an_open_order_moves_every_field_of_the_later_ones_up() -> None:
     oo = ctxs[0]["oo"]
     for name in OPEN_DTYPE.names:
         oo[name][:6] = rng.integers(1, 1_000_000, 6)
-    oo["slot"][:6] = rng.integers(0, MAX_SLOTS, 6)
+    oo["slot"][:6] = rng.permutation(MAX_SLOTS)[:6]  # distinct: a lost slot would show
     oo["side"][:6] = [BUY, SELL, SELL, BUY, SELL, BUY]
     ctxs[0]["n_open"] = 6
     before = oo[:6].copy()

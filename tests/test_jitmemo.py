@@ -15,7 +15,6 @@ import pytest
 from numba import njit
 from numba.extending import overload
 
-import quantkit as qk
 from quantkit import jitmemo
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_ticks.parquet"
@@ -73,29 +72,65 @@ def test_each_compilation_resolves_with_its_own_flags() -> None:
         loud(1.0, 0.0)
 
 
+def _share(a, b):
+    return a / b
+
+
+@overload(_share)
+def _share_impl(a, b):
+    def impl(a, b):
+        return a / b
+
+    return impl
+
+
+def test_a_callee_compiled_with_other_flags_does_not_change_the_callers_implementation() -> None:
+    """numba records the chosen implementation on the function type, shared by compilations:
+    a callee compiled (with other flags) while the caller is typed overwrites it, and the
+    caller must still be built with its own (numpy's error model: 1/0 is inf)."""
+
+    @njit(error_model="python")
+    def inner(a, b):
+        return _share(a, b) + _share(a, b)
+
+    @njit(error_model="numpy")
+    def outer(a, b):
+        x = _share(a, b)  # resolved with outer's flags
+        y = inner(1.0, 1.0)  # compiles inner, with python's error model, in the middle
+        return x + y + _share(a, b)
+
+    assert outer(1.0, 0.0) == np.inf
+    with pytest.raises(ZeroDivisionError):
+        inner(1.0, 0.0)
+
+
 RUN = """
 import json, sys
 import quantkit as qk, quantkit.jitmemo as m
-res = qk.backtest(sys.argv[1], strategies=[qk.strategies.momentum(span=20)])
-rows = {"fills": res.fills.rows(), "summary": res.summary.rows()}
-print(json.dumps({"memo": m.installed(), **rows}, default=str))
+res = qk.backtest(sys.argv[1], strategies=[qk.strategies.momentum(span=20)], latency_ms=1.0)
+rows = {"fills": res.fills.rows(), "orders": res.orders.rows(), "summary": res.summary.rows()}
+print(json.dumps({"memo": m.installed(), "stats": m.stats(), **rows}, default=str))
 """
 
 
-def test_the_engine_compiled_without_the_memo_gives_the_same_results(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "QUANTKIT_NUMBA_MEMO": "0",
-        "NUMBA_CACHE_DIR": str(tmp_path),  # compile everything anew, without the memo
-        "QUANTKIT_CACHE_DIR": str(tmp_path),
-    }
+def _fresh_run(tmp: Path, memo: str) -> dict:
+    """A backtest in a new process that compiles everything (empty caches)."""
+    cache = tmp / f"cache-{memo}"
+    env = {**os.environ, "QUANTKIT_NUMBA_MEMO": memo, "NUMBA_CACHE_DIR": str(cache),
+           "QUANTKIT_CACHE_DIR": str(cache)}  # fmt: skip
     out = subprocess.run(
         [sys.executable, "-c", RUN, str(SAMPLE)], env=env, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    plain = json.loads(out.stdout.strip().splitlines()[-1])
-    assert plain["memo"] is False
-    res = qk.backtest(SAMPLE, strategies=[qk.strategies.momentum(span=20)])
-    assert res.fills.height > 0
-    assert json.loads(json.dumps(res.fills.rows(), default=str)) == plain["fills"]
-    assert json.loads(json.dumps(res.summary.rows(), default=str)) == plain["summary"]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_engine_compiled_with_and_without_the_memo_gives_the_same_results(
+    tmp_path: Path,
+) -> None:
+    on, off = _fresh_run(tmp_path, "1"), _fresh_run(tmp_path, "0")
+    assert on["memo"] is True and off["memo"] is False
+    assert on["stats"]["served"] > on["stats"]["resolved"] > 0  # the memo did serve repeats
+    assert len(on["fills"]) > 0
+    for table in ("fills", "orders", "summary"):
+        assert on[table] == off[table], table
