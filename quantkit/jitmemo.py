@@ -20,7 +20,7 @@ context, the target and the argument types. Two pieces of numba state need care:
   record of an ``@overload`` with its own build; numba's repeated resolutions would write the
   caller's back. So a memo hit writes back the record the caller's resolution made.
 * ``@overload``s that numba inlines keep the typed code to inline on the template, also shared.
-  Functions with such a template are not memoised at all.
+  A resolution that such a template made (``bool(None)``, say) is not memoised.
 
 Calls with keyword arguments, unhashable argument types and failing resolutions are not
 memoised. The compiled code is the same as without the memo (checked on the engine's LLVM IR and
@@ -47,8 +47,8 @@ _ORIGINAL = "_quantkit_unmemoised"
 _counts = {"served": 0, "resolved": 0}
 #: per thread: {depth of the compilation in ConfigStack: (its flags, {key: (sig, impl key)})}
 _local = threading.local()
-#: function types whose resolution may be memoised (no inlined @overload among their templates)
-_plain: dict[Any, bool] = {}
+#: the templates of a function type that are @overloads numba inlines
+_inline_templates: dict[Any, list[Any]] = {}
 
 
 def install() -> bool:
@@ -76,7 +76,7 @@ def install() -> bool:
         impl_keys = getattr(self, "_impl_keys", None)
         stack = ConfigStack()
         depth = len(stack)
-        if kws or not depth or not isinstance(impl_keys, dict) or not _memoisable(self):
+        if kws or not depth or not isinstance(impl_keys, dict):
             return resolve(self, context, args, kws)
         memo = _memo_of(depth, stack.top())
         key = (self, context, get_local_target(context), args)
@@ -91,7 +91,8 @@ def install() -> bool:
             return sig
         _counts["resolved"] += 1
         sig = resolve(self, context, args, kws)
-        memo[key] = (sig, impl_keys.get(sig.args))
+        if not _inlined(self, sig.args):
+            memo[key] = (sig, impl_keys.get(sig.args))
         return sig
 
     get_call_type.__doc__ = resolve.__doc__
@@ -114,15 +115,17 @@ def _memo_of(depth: int, flags: Any) -> dict[Any, Any]:
     return entry[1]
 
 
-def _memoisable(fn: Any) -> bool:
-    """Whether no template of function type ``fn`` is an ``@overload`` numba may inline."""
-    ok = _plain.get(fn)
-    if ok is None:
-        ok = _plain[fn] = not any(
-            getattr(getattr(t, "_inline", None), "is_never_inline", True) is False
+def _inlined(fn: Any, args: Any) -> bool:
+    """Whether an ``@overload`` that numba inlines typed ``fn`` for ``args`` (it keeps the
+    typed code on the template, shared by compilations)."""
+    templates = _inline_templates.get(fn)
+    if templates is None:
+        templates = _inline_templates[fn] = [
+            t
             for t in getattr(fn, "templates", ())
-        )
-    return ok
+            if getattr(getattr(t, "_inline", None), "is_never_inline", True) is False
+        ]
+    return any(args in getattr(t, "_inline_overloads", {}) for t in templates)
 
 
 def installed() -> bool:

@@ -134,3 +134,19 @@ def test_the_engine_compiled_with_and_without_the_memo_gives_the_same_results(
     assert len(on["fills"]) > 0
     for table in ("fills", "orders", "summary"):
         assert on[table] == off[table], table
+
+
+def test_resolutions_made_by_an_inlined_overload_are_not_memoised() -> None:
+    """numba inlines ``bool(None)`` (an ``@overload(..., inline="always")``) and keeps its typed
+    code on the template, shared by compilations: such resolutions are made anew each time."""
+    from numba import types
+    from numba.core.registry import cpu_target
+
+    @njit
+    def truth(x):
+        return bool(None) or bool(x)
+
+    assert truth(3) is True
+    bool_type = cpu_target.typing_context.resolve_value_type(bool)
+    assert jitmemo._inlined(bool_type, (types.none,))
+    assert not jitmemo._inlined(bool_type, (types.int64,))
