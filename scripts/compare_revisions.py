@@ -3,11 +3,11 @@
 For changes that must not change results (compile-time rewrites of the engine, refactors): every
 fill, order, equity and summary row is compared by ``repr``, so a difference in the last bit of a
 float shows. The scenario is made to exercise the whole engine on small data: three instrument
-kinds (linear, inverse, an option), NaN/inf/0/negative quotes and sizes, market/limit/cancel and
-invalid orders, post-only and reduce-only flags, several orders per hook, orders sent from
-``on_fill`` and ``on_timer``, latency and market timeouts, maker rebates, two instances, and the
-same rows fed row by row through ``qk.Session``. Each tree runs in its own process with its own
-numba caches.
+kinds (linear, inverse, an option), NaN, 0, negative and crossed quotes, NaN, 0, negative and
+infinite sizes, market/limit/cancel and invalid orders, post-only and reduce-only flags, several
+orders per hook, orders sent from ``on_fill`` and ``on_timer``, latency and market timeouts,
+maker rebates, two instances, and the same rows fed row by row through ``qk.Session``. Each
+tree runs in its own process with its own numba caches.
 
 Usage:  python scripts/compare_revisions.py [REV=HEAD] [--seeds 3] [--rows 2000]
 Exit status 1 when any table differs.
@@ -59,13 +59,13 @@ def scenario_rows(seed: int, sizes: str, n: int) -> list[dict[str, Any]]:
         bid, ask = mid[k] * 0.999, mid[k] * 1.001
         u = rng.random()
         if k == 1 and u < 0.07:
-            u = 0.5  # an inverse instrument never quotes 0 or inf (that is an error, tested)
+            u = 0.5  # an inverse instrument never quotes <= 0 (that is an error, tested)
         if u < 0.03:
             bid = math.nan
         elif u < 0.05:
             ask = math.nan
         elif u < 0.06:
-            ask = math.inf
+            ask = bid * 0.9995  # crossed (an infinite price is a data error, tested)
         elif u < 0.07:
             bid = 0.0
         forward = 60000.0 * (1 + rng.normal(0, 0.01))
