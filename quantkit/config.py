@@ -56,7 +56,7 @@ class RunConfig:
 
 
 _TOP_KEYS = [f.name for f in fields(RunConfig) if f.name != "strategies"] + ["strategy"]
-_STRATEGY_KEYS = [f.name for f in fields(StrategyEntry)]
+_STRATEGY_KEYS = [f.name for f in fields(StrategyEntry) if f.name != "where"]
 _NUMBERS = (
     "fee_bps_maker",
     "fee_bps_taker",

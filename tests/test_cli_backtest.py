@@ -164,6 +164,7 @@ def test_config_file(cli: Cli, bundled_sample: Path, tmp_path: Path) -> None:
          ("'span'", "integer", "string '2'")),  # TOML has types: a string is not parsed
         ('[[strategy]]\nname = "momentum"\nparams = { span = 2.0 }\n', ("'span'", "integer")),
         ('[[strategy]]\nname = "momentum"\nparams = { size = 0 }\n', ("'size'", "> 0")),
+        ('[[strategy]]\nname = "momentum"\nwhere = "x"\n', ("unknown key 'where'",)),
         ("data = [\n", ("not valid TOML",)),
     ],
 )  # fmt: skip
