@@ -7,7 +7,7 @@ import pytest
 from numba import njit
 
 import quantkit as qk
-from quantkit.engine.strategy import ParamText
+from quantkit.engine import ParamText
 
 
 @njit
@@ -57,11 +57,24 @@ def test_command_line_text_is_parsed_to_the_parameter_type() -> None:
 def test_a_bound_is_checked_where_the_strategy_is_defined() -> None:
     with pytest.raises(qk.ConfigError, match=r"bound '> zero' of 'k'.*look like"):
         qk.Strategy("s", _noop_quote, params={"k": 1.0}, bounds={"k": "> zero"})
-    with pytest.raises(qk.ConfigError, match=r"'k' of 's' must be > 0, got 0\.0"):
-        qk.Strategy("s", _noop_quote, params={"k": 0.0}, bounds={"k": "> 0"})  # the default
-    with pytest.raises(qk.ConfigError, match=r"'kk'.*not a numeric parameter.*did you mean 'k'"):
+    with pytest.raises(qk.ConfigError, match=r"default of parameter 'k' of 's' must be > 0"):
+        qk.Strategy("s", _noop_quote, params={"k": 0.0}, bounds={"k": "> 0"})
+    with pytest.raises(qk.ConfigError, match=r"'kk', which is not one of.*did you mean 'k'"):
         qk.Strategy("s", _noop_quote, params={"k": 1.0}, bounds={"kk": ">= 0"})
+    with pytest.raises(qk.ConfigError, match=r"'on', which is not a numeric parameter$"):
+        qk.Strategy("s", _noop_quote, params={"on": True}, bounds={"on": "> 0"})
+    with pytest.raises(qk.ConfigError, match="a finite number"):
+        qk.Strategy("s", _noop_quote, params={"k": 1.0}, bounds={"k": ">= nan"})
     ok = qk.Strategy("s", _noop_quote, params={"k": 1.0, "n": 3}, bounds={"k": "<= 2", "n": "< 4"})
     assert ok(k=2, n=3).params == {"k": 2.0, "n": 3}
     with pytest.raises(qk.ConfigError, match="'n' of 's' must be < 4, got 4"):
         ok(n=4)
+
+
+def test_numpy_booleans_and_huge_ints_are_handled() -> None:
+    flagged = qk.Strategy("f", _noop_quote, params={"on": False, "x": 1.0})
+    assert flagged(on=np.True_).params["on"] is True  # a sweep over np.array([True, False])
+    with pytest.raises(qk.ConfigError, match="'x' of 'f' must be a number"):
+        flagged(x=np.True_)
+    with pytest.raises(qk.ConfigError, match="'x' of 'f' must be a finite number"):
+        flagged(x=10**400)  # beyond a float: not an OverflowError

@@ -81,13 +81,17 @@ class Strategy:
         object.__setattr__(self, "columns", tuple(self.columns))
         object.__setattr__(self, "bounds", dict(self.bounds))
         for key, bound in self.bounds.items():
-            default = self.params.get(key)
-            if isinstance(default, bool | str) or default is None:
+            if key not in self.params:
+                raise ConfigError(
+                    f"strategy {self.name!r}: bound {bound!r} is for {key!r}, which is not "
+                    f"one of its parameters{did_you_mean(key, self.params)}"
+                )
+            if isinstance(self.params[key], bool | str):
                 raise ConfigError(
                     f"strategy {self.name!r}: bound {bound!r} is for {key!r}, which is not a "
-                    f"numeric parameter{did_you_mean(key, self.params)}"
+                    f"numeric parameter"
                 )
-            _check_bound(self.name, key, bound, default)  # the default must satisfy it
+            _check_bound(self.name, key, bound, self.params[key], "default of ")
 
     def __call__(
         self,
@@ -168,8 +172,8 @@ def coerce_param(strategy: str, key: str, default: ParamValue, value: Any) -> Pa
     where = f"parameter {key!r} of {strategy!r}"
     text = isinstance(value, ParamText)
     if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
+        if isinstance(value, bool | np.bool_):
+            return bool(value)
         if text and value.lower() in ("true", "1", "yes", "false", "0", "no"):
             return value.lower() in ("true", "1", "yes")
         raise ConfigError(f"{where} must be true or false, got {value!r}")
@@ -177,7 +181,7 @@ def coerce_param(strategy: str, key: str, default: ParamValue, value: Any) -> Pa
         if isinstance(value, str) and value:
             return str(value)
         raise ConfigError(f"{where} must be an instrument name, got {value!r}")
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         raise ConfigError(f"{where} must be {want}, got {value!r}")
     if text:
         try:
@@ -190,24 +194,31 @@ def coerce_param(strategy: str, key: str, default: ParamValue, value: Any) -> Pa
         if not isinstance(value, int | np.integer):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
         return int(value)
-    if not isinstance(value, int | float | np.integer | np.floating) or not math.isfinite(value):
+    try:
+        number = float(value) if isinstance(value, int | float | np.integer | np.floating) else None
+    except OverflowError:  # an int beyond float's range
+        number = None
+    if number is None or not math.isfinite(number):
         raise ConfigError(f"{where} must be a finite number, got {value!r}")
-    return float(value)
+    return number
 
 
-def _check_bound(strategy: str, key: str, bound: str, value: Any) -> None:
-    """Raise ConfigError unless ``value`` satisfies ``bound`` (e.g. ``"> 0"``)."""
+def _check_bound(strategy: str, key: str, bound: str, value: Any, what: str = "") -> None:
+    """Raise ConfigError unless ``value`` satisfies ``bound`` (e.g. ``"> 0"``); ``what``
+    prefixes the parameter in the message (``"default of "``)."""
     op, _, number = bound.strip().partition(" ")
+    compare = _BOUND_OPS.get(op)
     try:
         limit = float(number)
-        ok = _BOUND_OPS[op](value, limit)
-    except (KeyError, ValueError):
+    except ValueError:
+        limit = math.nan
+    if compare is None or not math.isfinite(limit):
         raise ConfigError(
             f"strategy {strategy!r}: bound {bound!r} of {key!r} must look like '>= 1' "
-            f"(one of {', '.join(_BOUND_OPS)}, a space, a number)"
-        ) from None
-    if not ok:
-        where = f"parameter {key!r} of {strategy!r}"
+            f"(one of {', '.join(_BOUND_OPS)}, a space, a finite number)"
+        )
+    if not compare(value, limit):
+        where = f"{what}parameter {key!r} of {strategy!r}"
         raise ConfigError(f"{where} must be {bound.strip()}, got {value!r}")
 
 
