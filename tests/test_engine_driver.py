@@ -274,10 +274,29 @@ def test_an_infinite_price_is_a_data_error(tmp_path: Path, col: str, value: floa
     quote = {"bid": 99.0, "ask": 101.0, "bid_size": 5, "ask_size": 5}
     rows = [tick(1, **quote, cmd=market(BUY, 1)), tick(2, **(quote | {col: value}))]
     with pytest.raises(qk.DataError, match=rf"event 1 of the run \(ts \S+02Z, X\): "
-                       rf"{col} is {value}; prices must be finite"):  # fmt: skip
+                       rf"{col} is {value}; it must be finite"):  # fmt: skip
         run_ticks(tmp_path / "t.parquet", rows, accounting="linear")
     rows[1] = tick(2, **(quote | {col: np.nan}))
     assert run_ticks(tmp_path / "t.parquet", rows, accounting="linear").fills.height == 1
+
+
+@pytest.mark.parametrize(
+    ("col", "value", "rule"),
+    [
+        ("underlying_price", np.inf, "it must be finite"),  # the coin -> USD rate of options
+        ("delta", -np.inf, "it must be finite"),
+        ("ask_size", -1.0, r"a displayed size must be >= 0 \(NaN: unknown\)"),
+        ("bid_size", -np.inf, "a displayed size must be >= 0"),
+    ],
+)
+def test_other_values_the_engine_cannot_book_are_data_errors(
+    tmp_path: Path, col: str, value: float, rule: str
+) -> None:
+    quote = {"bid": 99.0, "ask": 101.0, "bid_size": 5.0, "ask_size": 5.0, "underlying_price": 1.0,
+             "delta": 0.5}  # fmt: skip
+    rows = [tick(1, **quote, cmd=market(BUY, 1)), tick(2, **(quote | {col: value}))]
+    with pytest.raises(qk.DataError, match=rf"event 1 of the run .*: {col} is {value}; {rule}"):
+        run_ticks(tmp_path / "t.parquet", rows, accounting="linear")
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from quantkit.data.schema import OPTIONAL_FLOAT, REQUIRED_FLOAT
+from quantkit.data.schema import OPTIONAL_FLOAT, REQUIRED_FLOAT, SIZE_COLUMNS
 from quantkit.data.times import ns_to_iso
 from quantkit.engine.columns import EventColumns
 from quantkit.engine.group import StrategyGroup
@@ -27,6 +27,12 @@ from quantkit.engine.layout import C_STATUS, EVENT_COLUMNS, INVERSE, MORE_COLUMN
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import StrategyConfig
 from quantkit.errors import ConfigError, DataError, KernelError
+
+#: columns the engine books with (fills, equity, option delta): +-inf is bad data, NaN missing
+_FINITE_COLUMNS = ("bid", "ask", "underlying_price", "mark_iv", "delta", "gamma", "vega", "theta")
+_FINITE_RULE = "it must be finite (NaN: missing, or an empty side)"
+_SIZE_RULE = "a displayed size must be >= 0 (NaN: unknown)"
+_INVERSE_RULE = "the price of an inverse contract must be > 0 (an empty side is NaN)"
 
 
 class Engine:
@@ -116,23 +122,26 @@ class Engine:
     def _check_prices(
         self, ts: np.ndarray, code: np.ndarray, columns: Mapping[str, np.ndarray]
     ) -> None:
-        """A bid or ask of +-inf is bad data (an empty side is NaN): it would fill at an
-        infinite price. Inverse contracts divide by the price, so a bid or ask <= 0 of one is
-        bad data too. One pass per column (two with inverse contracts) when prices are fine."""
+        """Values the engine cannot book, as DataErrors naming the first bad event: a price,
+        underlying price or greek of +-inf (missing is NaN; a fill or an equity sample would
+        be infinite), a negative displayed size (unknown is NaN), and a bid or ask <= 0 of an
+        inverse contract (its PnL divides by the price). One pass per column present."""
+        for col in _FINITE_COLUMNS:
+            x = columns.get(col)
+            if x is not None and np.isinf(x).any():
+                self._bad_price(ts, code, col, x, np.isinf(x), _FINITE_RULE)
+        for col in SIZE_COLUMNS:
+            x = columns.get(col)
+            if x is not None and (x < 0.0).any():
+                self._bad_price(ts, code, col, x, x < 0.0, _SIZE_RULE)
+        if self._inverse is None:
+            return
         for col in ("bid", "ask"):
-            x = columns[col]
-            inf = np.isinf(x)
-            if inf.any():
-                self._bad_price(ts, code, col, x, inf, "prices must be finite")
-            if self._inverse is None:
-                continue
-            low = x <= 0.0  # False for NaN
+            low = columns[col] <= 0.0  # False for NaN
             if low.any():
                 bad = low & self._inverse[code]
                 if bad.any():
-                    self._bad_price(
-                        ts, code, col, x, bad, "the price of an inverse contract must be > 0"
-                    )
+                    self._bad_price(ts, code, col, columns[col], bad, _INVERSE_RULE)
 
     def _bad_price(
         self, ts: np.ndarray, code: np.ndarray, col: str, x: np.ndarray, bad: np.ndarray, rule: str
@@ -142,8 +151,7 @@ class Engine:
         i = int(np.argmax(bad))
         where = f"ts {ns_to_iso(int(ts[i]))}, {self.instruments[code[i]]}"
         raise DataError(
-            f"event {self.rows + i} of the run ({where}): {col} is {float(x[i])}; {rule} "
-            "(an empty side is NaN)"
+            f"event {self.rows + i} of the run ({where}): {col} is {float(x[i])}; {rule}"
         )
 
     def finish(self) -> None:
