@@ -285,6 +285,22 @@ def test_the_size_left_at_the_touch_is_the_shown_size_minus_the_sum_taken(
     assert [f["size"] for f in fills(run_ticks(tmp_path / "t.parquet", rows))] == expected
 
 
+def test_a_rest_left_by_rounding_closes_the_order_instead_of_filling_dust_later(
+    tmp_path: Path,
+) -> None:
+    # 0.3 shown, three resting buys of 0.1: the third gets 0.3 - (0.1 + 0.1), which is
+    # 0.09999999999999998, and would keep 2.8e-17 open for a "dust" fill at the next event
+    rows = [tick(k + 1, 99.0, 101.0, 5, 5, cmd=limit(BUY, 100.0, 0.1)) for k in range(3)]
+    rows += [tick(9, 99.0, 100.0, 5, 0.3), tick(10, 99.0, 100.0, 5, 5)]
+    res = run_ticks(tmp_path / "t.parquet", rows)
+    assert [(f["ts"], f["size"]) for f in fills(res)] == [
+        (9, 0.1), (9, 0.1), (9, 0.3 - (0.1 + 0.1))
+    ]  # fmt: skip
+    assert [e for e in order_events(res) if e[2] != "new"] == [
+        (9, 0, "filled"), (9, 1, "filled"), (9, 2, "filled")
+    ]  # fmt: skip
+
+
 def test_unknown_displayed_size_does_not_cap_the_fill(tmp_path: Path) -> None:
     res = run_ticks(tmp_path / "t.parquet", [tick(1, 99.0, 101.0, NAN, NAN, cmd=market(BUY, 1e6))])
     assert [f["size"] for f in fills(res)] == [1e6]

@@ -346,7 +346,7 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
                 o.remaining -= qty
                 fee = fee_for(ctx, slot, price, qty, bps)
                 record_fill(ctx, row, o.id, slot, side, price, qty, fee, maker, flog, counters)
-                if o.remaining <= 0.0:
+                if o.remaining <= 1e-12 * o.size:  # done; a rest that small is rounding
                     event = OE_DONE
                 elif is_market:
                     event = OE_CANCELLED
