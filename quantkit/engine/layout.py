@@ -69,6 +69,8 @@ R_OUT_FULL = 9
 R_BAD_SIDE = 10
 R_BY_STRATEGY = 11
 R_BY_VENUE = 12
+R_NO_SIZE = 13  #: a market order met a touch showing no size (0, or taken at this event)
+R_TIMEOUT = 14  #: a market order found no quote on its side before its timeout
 
 REASONS = {
     R_NONE: "",
@@ -84,6 +86,8 @@ REASONS = {
     R_BAD_SIDE: "side must be BUY (1) or SELL (-1)",
     R_BY_STRATEGY: "cancelled by the strategy",
     R_BY_VENUE: "cancelled by the venue",
+    R_NO_SIZE: "market order met no size at the touch",
+    R_TIMEOUT: "market order found no quote before its timeout",
 }
 OE_NAMES = {
     OE_NEW: "new",

@@ -64,10 +64,12 @@ from quantkit.engine.layout import (
     R_BAD_SLOT,
     R_BY_STRATEGY,
     R_MARKET_REST,
+    R_NO_SIZE,
     R_NONE,
     R_OUT_FULL,
     R_POST_ONLY_CROSS,
     R_REDUCE_ONLY,
+    R_TIMEOUT,
     R_TOO_MANY_OPEN,
     R_UNKNOWN_ORDER,
     REDUCE_ONLY,
@@ -308,7 +310,7 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
             # a touch at the order's first event fills it however late that event comes; an
             # order that had to wait is gone past its deadline, even if this event has a touch
             event = OE_EXPIRED
-            reason = R_MARKET_REST
+            reason = R_TIMEOUT
         elif (not later) & (not is_market) & ((o.flags & POST_ONLY) != 0) & crosses:
             event = OE_REJECTED
             reason = R_POST_ONLY_CROSS
@@ -327,7 +329,7 @@ def match_slot(ctx, slot, row, fee_maker_bps, fee_taker_bps, olog, flog, counter
             elif qty <= 0.0:  # capped at 0 by the size shown: a limit order stays open
                 if is_market:
                     event = OE_CANCELLED
-                    reason = R_MARKET_REST
+                    reason = R_NO_SIZE
             else:
                 # taker at the touch, except a limit order resting since an earlier event
                 price = touch
