@@ -91,8 +91,8 @@ def install() -> bool:
             return sig
         _counts["resolved"] += 1
         sig = resolve(self, context, args, kws)
-        if not _inlined(self, sig.args):
-            memo[key] = (sig, impl_keys.get(sig.args))
+        if sig.args in impl_keys and not _inlined(self, sig.args):
+            memo[key] = (sig, impl_keys[sig.args])
         return sig
 
     get_call_type.__doc__ = resolve.__doc__
@@ -110,7 +110,7 @@ def _memo_of(depth: int, flags: Any) -> dict[Any, Any]:
     for d in [d for d in memos if d > depth]:
         del memos[d]
     entry = memos.get(depth)
-    if entry is None or entry[0] is not flags:  # the flags are kept: their id is not reused
+    if entry is None or entry[0] is not flags:  # another compilation at this depth
         entry = memos[depth] = (flags, {})
     return entry[1]
 
