@@ -261,8 +261,9 @@ def test_a_price_of_0_on_an_inverse_contract_is_a_data_error(tmp_path: Path, col
     quote = {"bid": 99.0, "ask": 101.0, "bid_size": 5, "ask_size": 5}
     rows = [tick(1, **quote, instrument="BTC-PERPETUAL", cmd=market(BUY, 10)),
             tick(2, **(quote | {col: 0.0}), instrument="BTC-PERPETUAL")]  # fmt: skip
-    with pytest.raises(qk.DataError, match=rf"event 1 of the run \(ts \S+02Z, BTC-PERPETUAL\): "
-                       rf"{col} is 0.0; the price of an inverse contract must be > 0"):  # fmt: skip
+    with pytest.raises(qk.DataError, match=rf"event 1 of the run \(counted from 0; ts \S+02Z, "
+                       rf"BTC-PERPETUAL\): {col} is 0.0; the price of an inverse contract must "
+                       rf"be > 0"):  # fmt: skip
         run_ticks(tmp_path / "t.parquet", rows, accounting="auto")
     linear = run_ticks(tmp_path / "t.parquet", rows, accounting="linear")  # 0 is a price there
     assert linear.fills.height == 1
@@ -273,7 +274,7 @@ def test_an_infinite_price_is_a_data_error(tmp_path: Path, col: str, value: floa
     """It would fill at an infinite price; an empty side is NaN, which still runs."""
     quote = {"bid": 99.0, "ask": 101.0, "bid_size": 5, "ask_size": 5}
     rows = [tick(1, **quote, cmd=market(BUY, 1)), tick(2, **(quote | {col: value}))]
-    with pytest.raises(qk.DataError, match=rf"event 1 of the run \(ts \S+02Z, X\): "
+    with pytest.raises(qk.DataError, match=rf"event 1 of the run \(counted from 0; ts \S+02Z, X\): "
                        rf"{col} is {value}; it must be finite"):  # fmt: skip
         run_ticks(tmp_path / "t.parquet", rows, accounting="linear")
     rows[1] = tick(2, **(quote | {col: np.nan}))

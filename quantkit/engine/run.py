@@ -149,7 +149,7 @@ class Engine:
         """Raise DataError naming the first ``bad`` event: its place in the run, ts, instrument,
         column and value."""
         i = int(np.argmax(bad))
-        where = f"ts {ns_to_iso(int(ts[i]))}, {self.instruments[code[i]]}"
+        where = f"counted from 0; ts {ns_to_iso(int(ts[i]))}, {self.instruments[code[i]]}"
         raise DataError(
             f"event {self.rows + i} of the run ({where}): {col} is {float(x[i])}; {rule}"
         )
