@@ -55,7 +55,7 @@ def test_row_groups_and_schema(default: Path) -> None:
     assert sizes == [50_000, 50_000, ROWS - 100_000]
     s = qk.data.scan(default)
     assert s.float_columns == ("bid", "ask", "bid_size", "ask_size", "last", "last_size")
-    assert s.instruments == ("BTC-PERPETUAL", "ETH-PERPETUAL")
+    assert s.instruments == ("BTC_USDC-PERPETUAL", "ETH_USDC-PERPETUAL")  # linear by default
 
 
 def test_ordered_interleaved_and_starts_at_start(frame: pl.DataFrame) -> None:
@@ -68,7 +68,7 @@ def test_ordered_interleaved_and_starts_at_start(frame: pl.DataFrame) -> None:
     assert switches > ROWS / 4  # instruments interleave, not in blocks
 
 
-@pytest.mark.parametrize("name", ["BTC-PERPETUAL", "ETH-PERPETUAL"])
+@pytest.mark.parametrize("name", ["BTC_USDC-PERPETUAL", "ETH_USDC-PERPETUAL"])
 def test_prices_are_realistic(frame: pl.DataFrame, name: str) -> None:
     level, tick = level_and_tick(name)
     df = frame.filter(pl.col("instrument") == name).drop_nans(["bid", "ask"])
@@ -228,3 +228,17 @@ def test_long_run_volatility_is_crypto_like() -> None:
     seconds = BLOCK_ROWS * MEAN_GAP_NS / 1e9
     annual = np.std(steps) * np.sqrt(365.25 * 86_400 / seconds)
     assert 0.5 < annual < 0.95  # the target is 0.7 (50-80% is typical of BTC and ETH)
+
+
+def test_default_instruments_are_accounted_linearly(tmp_path: Path) -> None:
+    """The engine's benchmark and acceptance rules are linear (PnL = size x price change):
+    synth's default names are Deribit's linear USDC perpetuals, so the default accounting
+    books them exactly as ``accounting="linear"`` does."""
+    path = qk.data.synth(tmp_path / "s.parquet", 20_000, seed=5)
+    momentum = qk.strategies.momentum(span=5, threshold=1e-6)
+    auto = qk.backtest(path, [momentum]).strategies[0]
+    linear = qk.backtest(path, [momentum], accounting="linear").strategies[0]
+    assert auto["fills"] > 10
+    keys = ("fills", "realized_pnl", "unrealized_pnl", "fees", "positions")
+    assert {k: auto[k] for k in keys} == {k: linear[k] for k in keys}
+    assert set(auto["pnl_by_currency"]) == {"USD"}

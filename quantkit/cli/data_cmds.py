@@ -38,7 +38,7 @@ def inspect(path: str, as_json: bool) -> None:
     "--instrument",
     "instruments",
     multiple=True,
-    help="Instrument name; repeat for several [default: BTC-PERPETUAL, ETH-PERPETUAL].",
+    help="Instrument name; repeat for several [default: BTC_USDC-PERPETUAL, ETH_USDC-PERPETUAL].",
 )
 @click.option("--start", default=None, help="ISO time of the first tick [default: 2024-01-01].")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed (>= 0).")

@@ -34,7 +34,10 @@ from quantkit.data.synth_process import MEAN_GAP_NS, MidProcess, normal_table
 from quantkit.data.times import to_ns
 from quantkit.errors import ConfigError
 
-DEFAULT_INSTRUMENTS = ("BTC-PERPETUAL", "ETH-PERPETUAL")
+#: Deribit's USDC-settled (linear) perpetuals: a backtest's default accounting books them as
+#: PnL = size x price change, as the engine's benchmark and acceptance rules read; name
+#: BTC-PERPETUAL (inverse) with ``instruments=`` / ``--instrument`` for coin PnL
+DEFAULT_INSTRUMENTS = ("BTC_USDC-PERPETUAL", "ETH_USDC-PERPETUAL")
 DEFAULT_START = "2024-01-01T00:00:00Z"
 DEFAULT_ROW_GROUP_SIZE = 1_000_000
 BLOCK_ROWS = 1 << 16  # rows drawn per random block; fixed so data do not depend on row groups
@@ -241,7 +244,8 @@ def synth(
 ) -> Path:
     """Write ``rows`` synthetic ticks to the Parquet file ``out`` and return its path.
 
-    Same arguments -> byte-identical file. ``instruments`` default BTC-PERPETUAL, ETH-PERPETUAL;
+    Same arguments -> byte-identical file. ``instruments`` default BTC_USDC-PERPETUAL and
+    ETH_USDC-PERPETUAL (linear; the data depend on the names only through their BTC/ETH prefix);
     ``start`` (ISO, datetime or ns) default 2024-01-01T00:00:00Z. The file is written to a hidden
     temporary name next to ``out`` and renamed when complete.
     Usage: ``qk.data.synth("ticks.parquet", rows=1_000_000, seed=3)``
