@@ -57,14 +57,12 @@ def install() -> bool:
     if os.environ.get("QUANTKIT_NUMBA_MEMO", "1") == "0":
         return False
     try:
-        import numba
         from numba.core.target_extension import get_local_target
         from numba.core.targetconfig import ConfigStack
         from numba.core.types.functions import BaseFunction
     except ImportError:
         return False
-    version = tuple(int(p) for p in numba.__version__.split(".")[:2] if p.isdigit())
-    if not _NUMBA_VERSIONS[0] <= version < _NUMBA_VERSIONS[1]:
+    if not checked_numba():
         return False
     resolve = getattr(BaseFunction, "get_call_type", None)
     if resolve is None or not hasattr(ConfigStack, "top_or_none"):
@@ -126,6 +124,14 @@ def _inlined(fn: Any, args: Any) -> bool:
             if getattr(getattr(t, "_inline", None), "is_never_inline", True) is False
         ]
     return any(args in getattr(t, "_inline_overloads", {}) for t in templates)
+
+
+def checked_numba() -> bool:
+    """Whether the installed numba is a version the memo was checked with."""
+    import numba
+
+    version = tuple(int(p) for p in numba.__version__.split(".")[:2] if p.isdigit())
+    return _NUMBA_VERSIONS[0] <= version < _NUMBA_VERSIONS[1]
 
 
 def installed() -> bool:

@@ -18,6 +18,10 @@ from numba.extending import overload
 from quantkit import jitmemo
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_ticks.parquet"
+#: a newer numba than the memo was checked with runs without it (install() declines)
+pytestmark = pytest.mark.skipif(
+    not jitmemo.checked_numba(), reason="numba outside the versions the memo was checked with"
+)
 
 
 def test_import_installs_the_memo_and_the_environment_can_turn_it_off() -> None:
@@ -150,3 +154,16 @@ def test_resolutions_made_by_an_inlined_overload_are_not_memoised() -> None:
     bool_type = cpu_target.typing_context.resolve_value_type(bool)
     assert jitmemo._inlined(bool_type, (types.none,))
     assert not jitmemo._inlined(bool_type, (types.int64,))
+
+
+def test_the_memo_installs_only_on_the_numba_versions_it_was_checked_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numba
+
+    monkeypatch.setattr(numba, "__version__", "0.70.0")
+    assert not jitmemo.checked_numba()
+    monkeypatch.setattr(numba, "__version__", "0.59.1")
+    assert not jitmemo.checked_numba()
+    monkeypatch.setattr(numba, "__version__", "0.68.1")
+    assert jitmemo.checked_numba()
