@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from numba import njit
 
 import quantkit as qk
 from quantkit.engine import ParamText
-
-
-@njit
-def _noop_quote(ctx, p, s):
-    return None
+from quantkit.engine.hooks import noop as _noop_quote
 
 
 def test_values_keep_their_type_and_numpy_scalars_are_accepted() -> None:

@@ -47,16 +47,24 @@ def test_repeated_resolutions_within_one_compilation_are_served_from_the_memo() 
     assert after["served"] > before["served"]  # the loop is typed more than once, then lowered
 
 
-def _ratio(a, b):
-    return a / b
+def _overloaded_ratio():
+    """A new function with an ``@overload`` (``a / b``): numba keeps what it chose for a
+    function on its type for the rest of the process, so each test needs its own."""
 
-
-@overload(_ratio)
-def _ratio_impl(a, b):
-    def impl(a, b):
+    def ratio(a, b):
         return a / b
 
-    return impl
+    @overload(ratio)
+    def _impl(a, b):
+        def impl(a, b):
+            return a / b
+
+        return impl
+
+    return ratio
+
+
+_ratio = _overloaded_ratio()
 
 
 def test_each_compilation_resolves_with_its_own_flags() -> None:
@@ -76,16 +84,7 @@ def test_each_compilation_resolves_with_its_own_flags() -> None:
         loud(1.0, 0.0)
 
 
-def _share(a, b):
-    return a / b
-
-
-@overload(_share)
-def _share_impl(a, b):
-    def impl(a, b):
-        return a / b
-
-    return impl
+_share = _overloaded_ratio()
 
 
 def test_a_callee_compiled_with_other_flags_does_not_change_the_callers_implementation() -> None:
