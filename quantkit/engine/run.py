@@ -112,14 +112,14 @@ class Engine:
         n = len(ts)
         if n == 0:
             return
-        self._check_prices(ts, code, columns)
+        self._check_values(ts, code, columns)
         known = EventColumns.of(columns, n)
         for g in self.groups:
             g.feed(ts, code, known, columns, self.rows)
         self.rows += n
         self.last_ts = int(ts[-1])
 
-    def _check_prices(
+    def _check_values(
         self, ts: np.ndarray, code: np.ndarray, columns: Mapping[str, np.ndarray]
     ) -> None:
         """Values the engine cannot book, as DataErrors naming the first bad event: a price,
@@ -129,11 +129,11 @@ class Engine:
         for col in _FINITE_COLUMNS:
             x = columns.get(col)
             if x is not None and np.isinf(x).any():
-                self._bad_price(ts, code, col, x, np.isinf(x), _FINITE_RULE)
+                self._bad_value(ts, code, col, x, np.isinf(x), _FINITE_RULE)
         for col in SIZE_COLUMNS:
             x = columns.get(col)
             if x is not None and (x < 0.0).any():
-                self._bad_price(ts, code, col, x, x < 0.0, _SIZE_RULE)
+                self._bad_value(ts, code, col, x, x < 0.0, _SIZE_RULE)
         if self._inverse is None:
             return
         for col in ("bid", "ask"):
@@ -141,9 +141,9 @@ class Engine:
             if low.any():
                 bad = low & self._inverse[code]
                 if bad.any():
-                    self._bad_price(ts, code, col, columns[col], bad, _INVERSE_RULE)
+                    self._bad_value(ts, code, col, columns[col], bad, _INVERSE_RULE)
 
-    def _bad_price(
+    def _bad_value(
         self, ts: np.ndarray, code: np.ndarray, col: str, x: np.ndarray, bad: np.ndarray, rule: str
     ) -> None:
         """Raise DataError naming the first ``bad`` event: its place in the run, ts, instrument,

@@ -25,6 +25,7 @@ parsed. ``bounds`` restricts values, e.g. ``bounds={"span": ">= 1", "size": "> 0
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,11 +35,11 @@ import numpy as np
 from quantkit.errors import ConfigError, did_you_mean
 
 ParamValue = float | int | bool | str
-_BOUND_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": lambda x, b: x >= b,
-    ">": lambda x, b: x > b,
-    "<=": lambda x, b: x <= b,
-    "<": lambda x, b: x < b,
+_BOUND_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
 }
 
 
