@@ -4,11 +4,10 @@ flags, and leaves the engine's results as they are."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -17,7 +16,6 @@ from numba.extending import overload
 
 from quantkit import jitmemo
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_ticks.parquet"
 #: a newer numba than the memo was checked with runs without it (install() declines)
 pytestmark = pytest.mark.skipif(
     not jitmemo.checked_numba(), reason="numba outside the versions the memo was checked with"
@@ -107,33 +105,13 @@ def test_a_callee_compiled_with_other_flags_does_not_change_the_callers_implemen
         inner(1.0, 0.0)
 
 
-RUN = """
-import json, sys
-import quantkit as qk, quantkit.jitmemo as m
-res = qk.backtest(sys.argv[1], strategies=[qk.strategies.momentum(span=20)], latency_ms=1.0)
-rows = {"fills": res.fills.rows(), "orders": res.orders.rows(), "summary": res.summary.rows()}
-print(json.dumps({"memo": m.installed(), "stats": m.stats(), **rows}, default=str))
-"""
-
-
-def _fresh_run(tmp: Path, memo: str) -> dict:
-    """A backtest in a new process that compiles everything (empty caches)."""
-    cache = tmp / f"cache-{memo}"
-    env = {**os.environ, "QUANTKIT_NUMBA_MEMO": memo, "NUMBA_CACHE_DIR": str(cache),
-           "QUANTKIT_CACHE_DIR": str(cache)}  # fmt: skip
-    out = subprocess.run(
-        [sys.executable, "-c", RUN, str(SAMPLE)], env=env, capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def test_the_engine_compiled_with_and_without_the_memo_gives_the_same_results(
-    tmp_path: Path,
+    cold_engine_run: Callable[..., dict],
 ) -> None:
-    on, off = _fresh_run(tmp_path, "1"), _fresh_run(tmp_path, "0")
+    on, off = cold_engine_run(QUANTKIT_NUMBA_MEMO="1"), cold_engine_run(QUANTKIT_NUMBA_MEMO="0")
     assert on["memo"] is True and off["memo"] is False
-    assert on["stats"]["served"] > on["stats"]["resolved"] > 0  # the memo did serve repeats
+    stats = on["memo_stats"]
+    assert stats["served"] > stats["resolved"] > 0  # the memo did serve repeats
     assert len(on["fills"]) > 0
     for table in ("fills", "orders", "summary"):
         assert on[table] == off[table], table

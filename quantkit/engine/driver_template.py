@@ -37,6 +37,7 @@ from quantkit.engine.layout import (
     EV_START, EV_TIMER, OE_DONE, R_NONE, ST_FILL_STORM,
 )
 from quantkit.engine.matching import accept_orders, close_open, find_open, match_slot, record_fill
+from quantkit.jitlink import separate
 
 _on_quote_inline = inlined(_on_quote)
 _on_fill_inline = inlined(_on_fill)
@@ -48,7 +49,7 @@ M_ORDERS = 1
 M_DRAIN = 2
 
 
-@njit(cache=CACHE, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@separate(cache=CACHE)
 def _slow(ctx, p, st, mode, row, settings, olog, flog, counters):
     """Everything but a plain quote. ``mode``: M_MATCH, a quote (already in ctx) of a slot with
     open orders, before on_quote: match them; M_ORDERS: the inlined on_quote emitted orders;
@@ -86,7 +87,7 @@ def _slow(ctx, p, st, mode, row, settings, olog, flog, counters):
         ctx.kind = kind
 
 
-@njit(cache=CACHE, no_cfunc_wrapper=True, no_cpython_wrapper=True)
+@separate(cache=CACHE)
 def _fire_timers(ctx, p, st, t, row, settings, olog, flog, counters, cap_o, cap_f):
     """Run ``on_timer`` while the instance's timer is due at ``t``, each time at the timer's own
     time. Returns 1 when the logs must be flushed first (then call again with the same row),

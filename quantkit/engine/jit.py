@@ -2,8 +2,9 @@
 
 Internal kernels are called only from other jitted code: they skip numba's Python and C
 wrappers, which cost compile time (on a cold first run every function is compiled) and are never
-used. Constant arguments would make numba compile one copy per constant, so callers pass plain
-int64 values (``np.int64(OE_DONE)``), not module constants.
+used, and their callers call them at run time instead of linking in a copy of their machine code
+(:mod:`quantkit.jitlink`). Constant arguments would make numba compile one copy per constant, so
+callers pass plain int64 values (``np.int64(OE_DONE)``), not module constants.
 
 Usage::
 
@@ -13,7 +14,7 @@ Usage::
 
 from typing import Any
 
-from numba import njit
+from quantkit.jitlink import separate
 
-#: decorator: ``@njit(cache=True)`` without the Python and C entry points
-internal: Any = njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)  # type: ignore[call-overload]
+#: decorator: ``@njit(cache=True)`` without the Python and C entry points, called at run time
+internal: Any = separate(cache=True)
