@@ -144,8 +144,9 @@ def run_cli(path: Path, env: dict[str, str]) -> tuple[float, dict, int]:
     return wall, json.loads(out), usage.ru_maxrss
 
 
-#: the first call, in a fresh process: wall and CPU seconds, and each compiled function's own
-#: compile time (numba's compile events, callees' time subtracted), as one JSON line
+#: the first call, in a fresh process: wall and CPU seconds, each compiled function's own
+#: compile time (numba's compile events, callees' time subtracted) and LLVM's CPU time (numba's
+#: llvm_lock events), as one JSON line
 FIRST_CALL = """
 import json, sys, time
 from numba.core import event
@@ -158,13 +159,20 @@ class Own(event.Listener):
         name, t0, inner = self.stack.pop(); dt = time.process_time() - t0
         if self.stack: self.stack[-1][2] += dt
         self.own[name] = self.own.get(name, 0.0) + dt - inner
-own = Own(); event.register("numba:compile", own)
-import quantkit as qk, quantkit.jitmemo as memo
+class Llvm(event.Listener):
+    def __init__(self): self.cpu = 0.0
+    def on_start(self, ev): self.t0 = time.process_time()
+    def on_end(self, ev): self.cpu += time.process_time() - self.t0
+own, llvm = Own(), Llvm()
+event.register("numba:compile", own)
+event.register("numba:llvm_lock", llvm)
+import quantkit as qk, quantkit.jitlink as link, quantkit.jitmemo as memo
 t, c = time.perf_counter(), time.process_time()
 qk.backtest(sys.argv[1], accounting="linear")
 wall, cpu = time.perf_counter() - t, time.process_time() - c
 stats = memo.stats() if memo.installed() else None
-print(json.dumps({"wall": wall, "cpu": cpu, "own": own.own, "memo": stats}))
+print(json.dumps({"wall": wall, "cpu": cpu, "own": own.own, "memo": stats, "llvm": llvm.cpu,
+                  "linked": link.enabled()}))
 """
 #: the plain loop's first call in a fresh process (numba's set-up and one compile): the scale
 #: of compile times on this machine and Python build (bench_backtest imports quantkit, so the
@@ -280,6 +288,14 @@ def main() -> None:
         if memo is None
         else f"  quantkit.jitmemo: numba made {memo['resolved']:,} function-type resolutions,"
         f" the memo served {memo['served']:,} repeats"
+    )
+    print(
+        f"  LLVM: {_spread([r['llvm'] for r in cold])} s CPU of it; quantkit.jitlink: "
+        + (
+            "on (the engine's helpers are called at run time, not linked into each caller)"
+            if cold[-1]["linked"]
+            else "off (QUANTKIT_NUMBA_LINK=0, or a numba it was not checked with)"
+        )
     )
     plain_s = _spread([r["wall"] for r in plain])
     print(f"  for scale: the plain loop's first call, empty cache: {plain_s} s (set-up, 1 compile)")
