@@ -27,11 +27,13 @@ from quantkit.errors import (
     QuantkitError,
 )
 from quantkit.jitcache import clear_stale_caches as _clear_stale_caches
+from quantkit.jitlink import install as _install_jit_link
 from quantkit.jitmemo import install as _install_jit_memo
 
 # numba loads a kernel from its cache at the kernel's first call, so this runs in time
 _clear_stale_caches(_Path(__file__).parent)
 _install_jit_memo()  # nothing has compiled yet: see quantkit.jitmemo
+_install_jit_link()  # caches written with quantkit.jitlink.separate load in any mode
 
 __all__ = [
     "ConfigError",

@@ -7,20 +7,30 @@ LLVM spent about 40 % of its time on copies (the driver's library holds every he
 of IR where its own code is 1,200).
 
 :func:`separate` compiles a function like ``@njit`` without its Python and C entry points (it is
-only called from jitted code) and makes callers call its one compiled copy instead: each
-compiled signature is published under a symbol name of its own, derived from the function's
-module, name and argument types only (``quantkit.`` + numba's mangled name without its per-process
-counter), and callers declare that symbol and leave it to LLVM's JIT linker, as numba does for
-its C helpers. LLVM no longer inlines these functions into their callers; they are the engine's
-out-of-line paths (orders, fills, logs, equity samples), so warm speed does not change.
+only called from jitted code) and makes callers call its one compiled copy instead. Each
+compiled signature is *published* under a symbol of its own (:func:`symbol`: the same in every
+process for the same function, signature and compile flags), and callers declare that symbol and
+leave it to LLVM's JIT linker, as numba does for its C helpers. LLVM no longer inlines these
+functions into their callers; they are the engine's out-of-line paths (orders, fills, logs,
+equity samples), so warm speed does not change.
 
-numba's on-disk cache keeps a caller's machine code with the symbol unresolved. A caller loaded
-from the cache first loads (or compiles) each function it calls, which publishes the symbol:
-numba runs the ``reload_init`` hooks of a cached function before loading its machine code, and
-every call site adds one for its callee.
+An overload is published only when it can be found again by name in a new process: its module
+is imported, ``module.qualname`` is this dispatcher (not a closure, a factory's product or a
+redefined function), its types print unambiguously and no other overload holds the symbol.
+Otherwise its callers link it in, as numba does.
 
-Only numba versions this was checked with use it (as :mod:`quantkit.jitmemo`); on others, and
-with ``QUANTKIT_NUMBA_LINK=0``, :func:`separate` is plain ``@njit`` and callers link copies.
+numba's on-disk cache keeps a caller's machine code with the symbols unresolved. Before numba
+loads it, the caller's ``reload_init`` hooks load (or compile) each function it declares and
+publish it; the hooks are attached to every library whose code declares a published symbol, also
+when it got there through a plain ``@njit`` function linked in. When a hook cannot publish the
+symbol the caller was compiled against (the callee's return type or flags changed, its module no
+longer has it), the cached caller counts as a cache miss and is compiled again: a stale cache
+never reaches LLVM's linker, which would abort the process.
+
+:func:`install` (done by ``import quantkit``) puts those two hooks into numba, only for numba
+versions this was checked with (as :mod:`quantkit.jitmemo`), so that caches written with
+:func:`separate` load whatever ``QUANTKIT_NUMBA_LINK`` says. With ``QUANTKIT_NUMBA_LINK=0``, or
+another numba, :func:`separate` is plain ``@njit`` and callers link copies.
 
 Usage::
 
@@ -44,7 +54,17 @@ from numba.core.registry import CPUDispatcher
 from quantkit.jitmemo import checked_numba
 
 #: compile options of a function only jitted code calls (no Python or C entry points)
-_OPTIONS = {"nopython": True, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+_OPTIONS = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+_PREFIX = "quantkit."
+#: symbol -> (dispatcher, argument types) of the overload published under it (this process)
+_published: dict[str, tuple[Any, tuple[Any, ...]]] = {}
+#: symbol -> the reload_init hook that publishes it in a new process
+_hooks: dict[str, Callable[[], None]] = {}
+_ORIGINAL = "_quantkit_unlinked"
+
+
+class StaleLink(Exception):
+    """A cached caller was compiled against a symbol this process cannot publish."""
 
 
 def enabled() -> bool:
@@ -57,9 +77,11 @@ def separate(fn: Callable[..., Any] | None = None, *, cache: bool = True) -> Any
     callers rather than linked into them (see the module docstring). ``cache`` as in ``@njit``."""
 
     def wrap(py_func: Callable[..., Any]) -> Any:
+        install()  # also when off: the caches of separate functions must load
         if not enabled():
             return njit(cache=cache, **_OPTIONS)(py_func)  # type: ignore[call-overload]
-        disp = SeparateDispatcher(py_func=py_func, locals={}, targetoptions=dict(_OPTIONS))
+        options = {"nopython": True, **_OPTIONS}
+        disp = SeparateDispatcher(py_func=py_func, locals={}, targetoptions=options)
         if cache:
             disp.enable_caching()
         return disp
@@ -72,54 +94,69 @@ class SeparateDispatcher(CPUDispatcher):
 
     def add_overload(self, cres: Any) -> None:
         super().add_overload(cres)
-        if not cres.objectmode:
-            name = _publish(cres)
-            if name is not None:  # else callers link it in, as numba does
-                _replace_call(self, cres, name)
-
-
-#: symbol -> argument types of the overload published under it (in this process)
-_published: dict[str, tuple[Any, ...]] = {}
+        name = None if cres.objectmode else _publishable(self, cres)
+        if name is not None:  # else callers link it in, as numba does
+            _publish(self, cres, name)
+            _replace_call(self, cres, name)
 
 
 def symbol(fndesc: Any) -> str | None:
-    """The name a compiled overload is published under: the same in every process for the same
-    function, argument types and compile flags (numba's mangled names are not: they number
-    record types in the order a process creates them). None when the types have no stable text
-    (a function's address)."""
-    text = repr((fndesc.modname, fndesc.qualname, [str(t) for t in fndesc.argtypes],
+    """The name an overload is published under: the same in every process for the same function,
+    argument and return types and compile flags (numba's mangled names number record types in
+    the order a process creates them). None when a type has no stable text (an address)."""
+    types = [str(t) for t in fndesc.argtypes]
+    text = repr((fndesc.modname, fndesc.qualname, types, str(fndesc.restype),
                  list(fndesc.abi_tags)))  # fmt: skip
     if " at 0x" in text:
         return None
     digest = hashlib.sha256(text.encode()).hexdigest()[:32]
-    return f"quantkit.{fndesc.modname}.{fndesc.qualname}.{digest}"
+    return f"{_PREFIX}{fndesc.modname}.{fndesc.qualname}.{digest}"
 
 
-def _publish(cres: Any) -> str | None:
-    """Make the overload's machine code resolvable under :func:`symbol` by LLVM's linker;
-    returns the symbol, or None when it has none or another overload holds it (then callers
-    must link the overload in)."""
+def _lookup(module: str, qualname: str) -> Any:
+    obj: Any = sys.modules.get(module) or importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _publishable(disp: Any, cres: Any) -> str | None:
+    """The overload's symbol if it can be published (see the module docstring), else None."""
+    fndesc = cres.fndesc
+    name = symbol(fndesc)
+    if name is None or "<" in fndesc.qualname or fndesc.modname not in sys.modules:
+        return None
+    try:
+        if _lookup(fndesc.modname, fndesc.qualname) is not disp:
+            return None
+    except AttributeError:
+        return None
+    holder = _published.get(name)
+    if holder is not None and (holder[0] is not disp or holder[1] != tuple(fndesc.argtypes)):
+        return None  # another function or overload whose types print the same
+    return name
+
+
+def _publish(disp: Any, cres: Any, name: str) -> None:
+    """Make the overload's machine code resolvable under ``name`` by LLVM's linker."""
     from llvmlite import binding as ll
 
-    name = symbol(cres.fndesc)
-    argtypes = tuple(cres.fndesc.argtypes)
-    if name is None or _published.setdefault(name, argtypes) != argtypes:
-        return None
-    ll.add_symbol(name, cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name))
-    return name
+    fndesc = cres.fndesc
+    argtypes = tuple(fndesc.argtypes)
+    ll.add_symbol(name, cres.library.get_pointer_to_function(fndesc.llvm_func_name))
+    _published[name] = (disp, argtypes)
+    _hooks[name] = functools.partial(load, fndesc.modname, fndesc.qualname, argtypes, name)
 
 
 def _replace_call(disp: Any, cres: Any, name: str) -> None:
     """Make callers call ``cres`` through its published symbol instead of linking it in."""
-    fndesc = cres.fndesc
-    reload = functools.partial(load, fndesc.modname, fndesc.qualname, tuple(fndesc.argtypes))
-    impl = _call_by_symbol(fndesc, name, reload)
+    impl = _call_by_symbol(cres.fndesc, name)
     ctx = disp.targetctx
     ctx.remove_user_function(cres.entry_point)
     ctx._defns[cres.entry_point].append(impl, impl.signature)
 
 
-def _call_by_symbol(fndesc: Any, name: str, reload: Callable[[], None]) -> Any:
+def _call_by_symbol(fndesc: Any, name: str) -> Any:
     """numba's lowering of a call to a compiled function (``numba.core.imputils.user_function``),
     with the callee declared under its published symbol and no library linked in."""
     from numba.core import cgutils
@@ -130,7 +167,6 @@ def _call_by_symbol(fndesc: Any, name: str, reload: Callable[[], None]) -> Any:
         fnty = conv.get_function_type(fndesc.restype, fndesc.argtypes)
         fn = cgutils.get_or_insert_function(builder.module, fnty, name)
         conv.decorate_function(fn, fndesc.args, fndesc.argtypes, noalias=fndesc.noalias)
-        context.active_code_library._reload_init.add(reload)  # loads the callee first
         status, retval = conv.call_function(builder, fn, fndesc.restype, fndesc.argtypes, args)
         with cgutils.if_unlikely(builder, status.is_error):
             conv.return_status_propagate(builder, status)
@@ -142,13 +178,70 @@ def _call_by_symbol(fndesc: Any, name: str, reload: Callable[[], None]) -> Any:
     return imp
 
 
-def load(module: str, qualname: str, argtypes: tuple[Any, ...]) -> None:
-    """Load (from numba's cache) or compile ``module.qualname`` for ``argtypes`` and publish
-    it: run before a caller's cached machine code is loaded (a ``reload_init`` hook)."""
-    mod = sys.modules.get(module) or importlib.import_module(module)
-    disp: Any = mod
-    for part in qualname.split("."):
-        disp = getattr(disp, part)
-    disp.compile(argtypes)
-    if _publish(disp.overloads[argtypes]) is None:  # the caller was compiled with its symbol
-        raise RuntimeError(f"cannot publish {module}.{qualname} for {argtypes}")
+def load(module: str, qualname: str, argtypes: tuple[Any, ...], expected: str) -> None:
+    """Load (from numba's cache) or compile ``module.qualname`` for ``argtypes`` and publish it
+    as ``expected``: the ``reload_init`` hook of a cached caller, run before numba loads the
+    caller's machine code. Raises :class:`StaleLink` when that is not possible."""
+    try:
+        disp = _lookup(module, qualname)
+        disp.compile(argtypes)
+        cres = disp.overloads[argtypes]
+    except StaleLink:
+        raise
+    except Exception as exc:  # gone, renamed, no longer compiles: the caller is stale
+        raise StaleLink(f"{module}.{qualname}{argtypes}: {exc}") from exc
+    holder = _published.get(expected)
+    if symbol(cres.fndesc) != expected or holder not in (None, (disp, argtypes)):
+        raise StaleLink(f"{module}.{qualname}{argtypes} no longer compiles to {expected}")
+    if holder is None:  # a plain dispatcher (QUANTKIT_NUMBA_LINK=0) publishes here
+        _publish(disp, cres, expected)
+
+
+def _attach_hooks(library: Any) -> None:
+    """Give ``library`` the hooks of every published symbol its code declares (before numba
+    copies its ``reload_init`` into the compile result that goes to the cache)."""
+    for fn in library._final_module.functions:
+        if fn.is_declaration and fn.name.startswith(_PREFIX):
+            hook = _hooks.get(fn.name)
+            if hook is None:  # LLVM would abort on it
+                raise StaleLink(f"{library.name} declares {fn.name}, which is not published")
+            library._reload_init.add(hook)
+
+
+def install() -> bool:
+    """Put the hooks into numba (once); False on a numba this was not checked with."""
+    if not checked_numba():
+        return False
+    from numba.core import caching, codegen
+
+    lib = codegen.CPUCodeLibrary
+    if not hasattr(lib._finalize_final_module, _ORIGINAL):
+        finalize = lib._finalize_final_module
+
+        @functools.wraps(finalize)
+        def finalize_final_module(self: Any) -> None:
+            _attach_hooks(self)
+            finalize(self)
+
+        setattr(finalize_final_module, _ORIGINAL, finalize)
+        lib._finalize_final_module = finalize_final_module  # type: ignore[method-assign]
+    if not hasattr(caching.Cache.load_overload, _ORIGINAL):
+        load_overload = caching.Cache.load_overload
+
+        @functools.wraps(load_overload)
+        def load_unless_stale(self: Any, sig: Any, target_context: Any) -> Any:
+            try:
+                return load_overload(self, sig, target_context)
+            except StaleLink:
+                return None  # a cache miss: numba compiles the caller again
+
+        setattr(load_unless_stale, _ORIGINAL, load_overload)
+        caching.Cache.load_overload = load_unless_stale  # type: ignore[method-assign]
+    return True
+
+
+def installed() -> bool:
+    """Whether numba has the hooks (:func:`install`) in this process."""
+    from numba.core import caching
+
+    return hasattr(caching.Cache.load_overload, _ORIGINAL)

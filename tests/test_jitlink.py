@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -132,6 +133,185 @@ def test_a_caller_cached_with_separate_calls_loads_with_linking_turned_off(
     assert _call(tmp_path, shift=False)["value"] == 22.0
     off = _call(tmp_path, link="0")
     assert off == {"value": 22.0, "hits": {"total": 1, "add_tax": 1}, "linked": False}
+
+
+def _files(tmp: Path, **sources: str) -> None:
+    for name, text in sources.items():
+        (tmp / f"{name}.py").write_text(textwrap.dedent(text))
+
+
+def _fresh(tmp: Path, code: str, link: str = "1") -> list:
+    """Run ``code`` in a new process (modules from ``tmp``, numba's cache in ``tmp/cache``);
+    returns the JSON list it prints last."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp / "cache"), "QUANTKIT_NUMBA_LINK": link,
+           "PYTHONPATH": f"{tmp}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+HITS = "sum(f.stats.cache_hits.values())"
+
+
+def test_a_plain_cached_function_passes_its_callees_hook_on_to_a_caller_that_links_it(
+    tmp_path: Path,
+) -> None:
+    """``a`` links ``b`` (a plain cached function that calls ``c`` by symbol) from numba's cache:
+    ``a``'s cache must still load ``c`` first."""
+    _files(
+        tmp_path,
+        mod_c="""
+            from numba import njit
+            from quantkit.jitlink import separate
+
+            @separate
+            def c(x):
+                return x + 1
+
+            @njit(cache=True)
+            def b(x):
+                return c(x) * 2
+        """,
+        mod_a="""
+            from numba import njit
+            from mod_c import b
+
+            @njit(cache=True)
+            def a(x):
+                return b(x) + 1
+        """,
+    )
+    assert _fresh(tmp_path, "import json, mod_c; print(json.dumps([mod_c.b(1)]))") == [4]
+    run_a = f"import json, mod_a; v = mod_a.a(1); f = mod_a.a; print(json.dumps([v, {HITS}]))"
+    assert _fresh(tmp_path, run_a) == [5, 0]
+    assert _fresh(tmp_path, run_a) == [5, 1]
+
+
+def test_caches_written_with_linking_on_load_with_it_off_and_on_again(tmp_path: Path) -> None:
+    """With linking off, ``b`` is a plain function loaded from a cache written with it on, whose
+    code calls ``c`` by symbol; a new caller linking ``b`` in must load ``c`` first."""
+    _files(
+        tmp_path,
+        mod_m="""
+            from numba import njit
+            from quantkit.jitlink import separate
+
+            @separate
+            def c(x):
+                return x * 3
+
+            @separate
+            def b(x):
+                return c(x) + 1
+
+            @njit(cache=True)
+            def a1(x):
+                return b(x)
+
+            @njit(cache=True)
+            def a2(x):
+                return b(x) * 2
+        """,
+    )
+    code = "import json, mod_m; print(json.dumps([mod_m.{f}(1), {hits}]))"
+    a1 = code.format(f="a1", hits=HITS.replace("f.", "mod_m.a1."))
+    a2 = code.format(f="a2", hits=HITS.replace("f.", "mod_m.a2."))
+    assert _fresh(tmp_path, a1, link="1") == [4, 0]
+    assert _fresh(tmp_path, a2, link="0") == [8, 0]
+    assert _fresh(tmp_path, a2, link="0") == [8, 1]
+    assert _fresh(tmp_path, a2, link="1") == [8, 1]
+
+
+def test_a_callee_that_compiles_to_another_symbol_makes_its_cached_caller_compile_again(
+    tmp_path: Path,
+) -> None:
+    """The callee's return type changed (the caller's own file did not), or it was compiled
+    under the caller's error model and now alone: never a call with the old convention."""
+    _files(
+        tmp_path,
+        mod_f="""
+            from quantkit.jitlink import separate
+
+            @separate
+            def f(x):
+                return x + 1
+        """,
+        mod_g="""
+            from numba import njit
+            from mod_f import f
+
+            @njit(cache=True, error_model="numpy")
+            def g(x):
+                return f(x) * 2
+        """,
+    )
+    run = f"import json, mod_g; v = mod_g.g(1); f = mod_g.g; print(json.dumps([v, {HITS}]))"
+    assert _fresh(tmp_path, run) == [4, 0]
+    assert _fresh(tmp_path, run) == [4, 1]
+    with (tmp_path / "mod_f.py").open("a") as f:
+        f.write("# touched: f compiles again, alone, with the default error model\n")
+    assert _fresh(tmp_path, run) == [4, 0]
+    _files(tmp_path, mod_f="from quantkit.jitlink import separate\n\n"
+           "@separate\ndef f(x):\n    return x + 0.5\n")  # fmt: skip
+    assert _fresh(tmp_path, run) == [3.0, 0]
+    assert _fresh(tmp_path, run) == [3.0, 1]
+
+
+def _make_adder(k):
+    @jitlink.separate(cache=False)
+    def add(x):
+        return x + k
+
+    return add
+
+
+def _first_impl(p):
+    return p[0] - p[1]
+
+
+_first = jitlink.separate(_first_impl, cache=False)  # not found again as _first_impl
+
+
+def test_functions_that_cannot_be_found_again_by_name_are_linked_in() -> None:
+    """A factory's functions share one qualified name, and a function bound under another name
+    cannot be loaded by a cached caller: their callers link them in, as numba does."""
+    add1, add100 = _make_adder(1), _make_adder(100)
+    use1 = njit(lambda x: add1(x))
+    use100 = njit(lambda x: add100(x))
+    use1_again = njit(lambda x: add1(x))
+    assert (use1(0), use100(0), use1_again(0)) == (1, 100, 1)
+    use_first = njit(lambda a, b: _first((a, b)))
+    assert use_first(5, 2) == 3
+    assert not any(disp in (add1, add100, _first) for disp, _ in jitlink._published.values())
+
+
+def test_overloads_whose_types_print_the_same_do_not_share_a_symbol(tmp_path: Path) -> None:
+    _files(
+        tmp_path,
+        nt_a="from collections import namedtuple\nP = namedtuple('P', ['x', 'y'])\n",
+        nt_b="from collections import namedtuple\nP = namedtuple('P', ['y', 'x'])\n",
+        mod_p="""
+            import nt_a, nt_b
+            from numba import njit
+            from quantkit.jitlink import separate
+
+            @separate
+            def first(p):
+                return p.x - p.y
+
+            @njit(cache=True)
+            def use_a(x, y):
+                return first(nt_a.P(x, y))
+
+            @njit(cache=True)
+            def use_b(x, y):
+                return first(nt_b.P(y, x))
+        """,
+    )
+    assert _fresh(tmp_path, "import json, mod_p; print(json.dumps([mod_p.use_b(5, 2)]))") == [3]
+    both = "import json, mod_p; print(json.dumps([mod_p.use_a(5, 2), mod_p.use_b(5, 2)]))"
+    assert _fresh(tmp_path, both) == [3, 3]
+    assert _fresh(tmp_path, both) == [3, 3]
 
 
 def test_the_engine_gives_the_same_results_with_and_without_linking(
