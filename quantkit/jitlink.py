@@ -61,6 +61,8 @@ _published: dict[str, tuple[Any, tuple[Any, ...]]] = {}
 #: symbol -> the reload_init hook that publishes it in a new process
 _hooks: dict[str, Callable[[], None]] = {}
 _ORIGINAL = "_quantkit_unlinked"
+#: modules that are whatever script runs (another one in the next process)
+_SCRIPTS = ("__main__", "__mp_main__")
 
 
 class StaleLink(Exception):
@@ -100,17 +102,28 @@ class SeparateDispatcher(CPUDispatcher):
             _replace_call(self, cres, name)
 
 
-def symbol(fndesc: Any) -> str | None:
-    """The name an overload is published under: the same in every process for the same function,
-    argument and return types and compile flags (numba's mangled names number record types in
-    the order a process creates them). None when a type has no stable text (an address)."""
+def symbol(fndesc: Any, file: str) -> str | None:
+    """The name an overload is published under: the same in every process for the same function
+    (module, name and the file that defines it), argument and return types and compile flags
+    (numba's mangled names number record types in the order a process creates them). None when
+    a type has no stable text (an address)."""
     types = [str(t) for t in fndesc.argtypes]
-    text = repr((fndesc.modname, fndesc.qualname, types, str(fndesc.restype),
+    text = repr((fndesc.modname, fndesc.qualname, file, types, str(fndesc.restype),
                  list(fndesc.abi_tags)))  # fmt: skip
     if " at 0x" in text:
         return None
     digest = hashlib.sha256(text.encode()).hexdigest()[:32]
     return f"{_PREFIX}{fndesc.modname}.{fndesc.qualname}.{digest}"
+
+
+def symbol_of(disp: Any, argtypes: tuple[Any, ...]) -> str | None:
+    """:func:`symbol` of the dispatcher's overload for ``argtypes`` (compiled)."""
+    return symbol(disp.overloads[tuple(argtypes)].fndesc, _file(disp))
+
+
+def _file(disp: Any) -> str:
+    """The file that defines the dispatcher's function (resolved)."""
+    return os.path.realpath(disp.py_func.__code__.co_filename)
 
 
 def _lookup(module: str, qualname: str) -> Any:
@@ -123,8 +136,10 @@ def _lookup(module: str, qualname: str) -> Any:
 def _publishable(disp: Any, cres: Any) -> str | None:
     """The overload's symbol if it can be published (see the module docstring), else None."""
     fndesc = cres.fndesc
-    name = symbol(fndesc)
-    if name is None or "<" in fndesc.qualname or fndesc.modname not in sys.modules:
+    name = symbol(fndesc, _file(disp))
+    if name is None or "<" in fndesc.qualname or fndesc.modname in _SCRIPTS:
+        return None  # a closure's or a script's function: not found again by name
+    if fndesc.modname not in sys.modules:
         return None
     try:
         if _lookup(fndesc.modname, fndesc.qualname) is not disp:
@@ -146,26 +161,41 @@ def _publish(disp: Any, cres: Any, name: str) -> None:
     ll.add_symbol(name, cres.library.get_pointer_to_function(fndesc.llvm_func_name))
     _published[name] = (disp, argtypes)
     _hooks[name] = functools.partial(load, fndesc.modname, fndesc.qualname, argtypes, name)
+    # (the hook's arguments are its format: load() takes any, and a cache entry whose hook has
+    # another format, from another quantkit version, is a cache miss)
 
 
 def _replace_call(disp: Any, cres: Any, name: str) -> None:
     """Make callers call ``cres`` through its published symbol instead of linking it in."""
-    impl = _call_by_symbol(cres.fndesc, name)
+    impl = _call_by_symbol(cres, name)
     ctx = disp.targetctx
     ctx.remove_user_function(cres.entry_point)
     ctx._defns[cres.entry_point].append(impl, impl.signature)
 
 
-def _call_by_symbol(fndesc: Any, name: str) -> Any:
+def _call_by_symbol(cres: Any, name: str) -> Any:
     """numba's lowering of a call to a compiled function (``numba.core.imputils.user_function``),
-    with the callee declared under its published symbol and no library linked in."""
+    with the callee declared under its published symbol and no library linked in. A caller that
+    numba builds without loading it (``cfunc``, ahead-of-time compilation) never gets the hooks
+    that would publish the symbol in the process that runs it: it links the callee in."""
     from numba.core import cgutils
-    from numba.core.imputils import fix_returning_optional, impl_ret_new_ref
+    from numba.core.imputils import fix_returning_optional, impl_ret_new_ref, user_function
+    from numba.core.targetconfig import ConfigStack
+
+    fndesc = cres.fndesc
+    linked = user_function(fndesc, [cres.library])
 
     def imp(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        flags = ConfigStack().top_or_none()
+        if flags is None or flags.no_compile:
+            context.add_linking_libs(linked.libs)
+            return linked(context, builder, sig, args)
         conv = context.call_conv
         fnty = conv.get_function_type(fndesc.restype, fndesc.argtypes)
         fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+        target_attributes = getattr(context, "apply_target_attributes", None)  # numba >= 0.61
+        if target_attributes is not None:
+            target_attributes(fn, fndesc.argtypes, fndesc.restype)  # s390x: sign extension
         conv.decorate_function(fn, fndesc.args, fndesc.argtypes, noalias=fndesc.noalias)
         status, retval = conv.call_function(builder, fn, fndesc.restype, fndesc.argtypes, args)
         with cgutils.if_unlikely(builder, status.is_error):
@@ -178,10 +208,14 @@ def _call_by_symbol(fndesc: Any, name: str) -> Any:
     return imp
 
 
-def load(module: str, qualname: str, argtypes: tuple[Any, ...], expected: str) -> None:
-    """Load (from numba's cache) or compile ``module.qualname`` for ``argtypes`` and publish it
-    as ``expected``: the ``reload_init`` hook of a cached caller, run before numba loads the
-    caller's machine code. Raises :class:`StaleLink` when that is not possible."""
+def load(*key: Any) -> None:
+    """``load(module, qualname, argtypes, expected)``: load (from numba's cache) or compile
+    ``module.qualname`` for ``argtypes`` and publish it as ``expected``. The ``reload_init`` hook
+    of a cached caller, run before numba loads the caller's machine code. Raises
+    :class:`StaleLink` when that is not possible, or the hook has another format."""
+    if len(key) != 4:
+        raise StaleLink(f"a cached caller's hook of another format: {key!r}")
+    module, qualname, argtypes, expected = key
     try:
         disp = _lookup(module, qualname)
         disp.compile(argtypes)
@@ -191,7 +225,7 @@ def load(module: str, qualname: str, argtypes: tuple[Any, ...], expected: str) -
     except Exception as exc:  # gone, renamed, no longer compiles: the caller is stale
         raise StaleLink(f"{module}.{qualname}{argtypes}: {exc}") from exc
     holder = _published.get(expected)
-    if symbol(cres.fndesc) != expected or holder not in (None, (disp, argtypes)):
+    if symbol(cres.fndesc, _file(disp)) != expected or holder not in (None, (disp, argtypes)):
         raise StaleLink(f"{module}.{qualname}{argtypes} no longer compiles to {expected}")
     if holder is None:  # a plain dispatcher (QUANTKIT_NUMBA_LINK=0) publishes here
         _publish(disp, cres, expected)
@@ -212,8 +246,23 @@ def install() -> bool:
     """Put the hooks into numba (once); False on a numba this was not checked with."""
     if not checked_numba():
         return False
-    from numba.core import caching, codegen
+    from numba.core import caching, codegen, compiler
 
+    result = compiler.CompileResult
+    if not hasattr(result._reduce, _ORIGINAL):
+        reduce = result._reduce
+
+        @functools.wraps(reduce)
+        def reduce_with_hooks(self: Any) -> Any:
+            # numba copies the library's hooks into the result only when it loads the code it
+            # built; a cfunc's build does not: take the hooks _attach_hooks gave the library
+            hooks = getattr(self.library, "_reload_init", ())
+            if self.reload_init is not None:
+                self.reload_init.extend(h for h in hooks if h not in self.reload_init)
+            return reduce(self)
+
+        setattr(reduce_with_hooks, _ORIGINAL, reduce)
+        result._reduce = reduce_with_hooks  # type: ignore[method-assign]
     lib = codegen.CPUCodeLibrary
     if not hasattr(lib._finalize_final_module, _ORIGINAL):
         finalize = lib._finalize_final_module

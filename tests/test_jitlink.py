@@ -40,10 +40,10 @@ def test_a_caller_calls_the_separate_function_instead_of_linking_a_copy() -> Non
     defined = [line for line in ir.splitlines() if line.startswith("define")]
     declared = [line for line in ir.splitlines() if line.startswith("declare")]
     assert len(_scale.overloads) == 2  # (int64, Literal[int](3)) and (float64, float64)
-    for cres in _scale.overloads.values():
-        callee = cres.fndesc
-        assert any(f"@{jitlink.symbol(callee)}(" in line for line in declared)  # one per signature
-        assert not any(callee.llvm_func_name in line for line in defined)
+    for argtypes, cres in _scale.overloads.items():
+        name = jitlink.symbol_of(_scale, argtypes)
+        assert any(f"@{name}(" in line for line in declared)  # one per signature
+        assert not any(cres.fndesc.llvm_func_name in line for line in defined)
     assert all("test_jitlink4_use" in line for line in defined)  # _use and its wrappers only
 
 
@@ -59,7 +59,7 @@ def test_an_error_raised_in_a_separate_function_reaches_the_callers_caller() -> 
 def test_the_symbol_is_the_same_in_every_process_and_differs_by_signature() -> None:
     code = (
         "import json, quantkit.jitlink as j, tests.test_jitlink as t; t._use(4);"
-        "print(json.dumps(sorted(j.symbol(c.fndesc) for c in t._scale.overloads.values())))"
+        "print(json.dumps(sorted(j.symbol_of(t._scale, a) for a in t._scale.overloads)))"
     )
     root = Path(__file__).resolve().parents[1]
     runs = [
@@ -312,6 +312,112 @@ def test_overloads_whose_types_print_the_same_do_not_share_a_symbol(tmp_path: Pa
     both = "import json, mod_p; print(json.dumps([mod_p.use_a(5, 2), mod_p.use_b(5, 2)]))"
     assert _fresh(tmp_path, both) == [3, 3]
     assert _fresh(tmp_path, both) == [3, 3]
+
+
+def test_a_cached_caller_whose_hook_has_another_format_is_a_cache_miss(tmp_path: Path) -> None:
+    """A cache written by another quantkit version (whose hook takes other arguments) is
+    compiled again, not an error on every run."""
+    _files(
+        tmp_path,
+        mod_h="""
+            from numba import njit
+            from quantkit.jitlink import separate
+
+            @separate
+            def f(x):
+                return x - 1
+
+            @njit(cache=True)
+            def g(x):
+                return f(x) * 3
+        """,
+    )
+    old_format = (
+        "import functools, json, quantkit.jitlink as j\n"
+        "publish = j._publish\n"
+        "def three_arguments(disp, cres, name):\n"
+        "    publish(disp, cres, name)\n"
+        "    d = cres.fndesc\n"
+        "    j._hooks[name] = functools.partial(j.load, d.modname, d.qualname, tuple(d.argtypes))\n"
+        "j._publish = three_arguments\n"
+        "import mod_h; print(json.dumps([mod_h.g(5)]))\n"
+    )
+    assert _fresh(tmp_path, old_format) == [12]
+    run = f"import json, mod_h; v = mod_h.g(5); f = mod_h.g; print(json.dumps([v, {HITS}]))"
+    assert _fresh(tmp_path, run) == [12, 0]  # a miss, compiled again with this format
+    assert _fresh(tmp_path, run) == [12, 1]
+    with pytest.raises(jitlink.StaleLink, match="another format"):
+        jitlink.load("mod_h", "f", ())
+
+
+def test_a_scripts_functions_are_linked_in(tmp_path: Path) -> None:
+    """numba caches a script's functions by file, but ``__main__`` is another file in the next
+    process: a function of it must not be published under the name ``__main__.f``."""
+    _files(
+        tmp_path,
+        tools="""
+            import json
+            from numba import njit
+            from quantkit.jitlink import separate
+
+            @separate
+            def f(x):
+                return x + 1
+
+            @njit(cache=True)
+            def g(x):
+                return f(x) * 10
+
+            if __name__ == "__main__":
+                print(json.dumps([g(1)]))
+        """,
+        main2="""
+            import json
+            from quantkit.jitlink import separate
+
+            @separate
+            def f(x):
+                return x - 1000
+
+            import tools
+            print(json.dumps([tools.g(1)]))
+        """,
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
+    for script in ("tools.py", "main2.py"):
+        out = subprocess.run(
+            [sys.executable, str(tmp_path / script)], env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == [20], script
+
+
+def test_a_cached_cfunc_loads_the_functions_its_callee_calls(tmp_path: Path) -> None:
+    """numba builds a cfunc without loading it, so it never copies the library's hooks into
+    what it caches; the cfunc links ``f`` in, and ``f`` calls ``g`` by symbol."""
+    _files(
+        tmp_path,
+        mod_cf="""
+            from numba import cfunc
+            from quantkit.jitlink import separate
+
+            @separate
+            def g(x):
+                return x * 2.0
+
+            @separate
+            def f(x):
+                return g(x) + 1.0
+
+            @cfunc("float64(float64)", cache=True)
+            def cb(x):
+                return f(x)
+        """,
+    )
+    run = "import json, mod_cf; print(json.dumps([mod_cf.cb.ctypes(3.0), mod_cf.cb.cache_hits]))"
+    assert _fresh(tmp_path, run) == [7.0, 0]
+    assert _fresh(tmp_path, run) == [7.0, 1]
 
 
 def test_the_engine_gives_the_same_results_with_and_without_linking(

@@ -8,6 +8,7 @@ Usage (by :class:`quantkit.engine.run.Engine`)::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -379,9 +380,13 @@ class StrategyGroup:
             except QuantkitError:
                 raise
             except Exception as exc:
+                numba_dir = os.environ.get("NUMBA_CACHE_DIR")
+                caches = (
+                    f"{numba_dir}" if numba_dir else "quantkit's __pycache__/*.nbi, *.nbc files"
+                )
                 hint = "" if isinstance(exc, NumbaError) else (
                     f" (if the strategy is not at fault, a damaged cache is: delete "
-                    f"{cache_dir()} and quantkit's __pycache__/*.nbi, *.nbc files)"
+                    f"{cache_dir()} and {caches})"
                 )  # fmt: skip
                 raise KernelError(
                     f"strategy {self.strategy.name!r} does not compile with numba: "
