@@ -15,9 +15,12 @@ functions into their callers; they are the engine's out-of-line paths (orders, f
 equity samples), so warm speed does not change.
 
 An overload is published only when it can be found again by name in a new process: its module
-is imported, ``module.qualname`` is this dispatcher (not a closure, a factory's product or a
-redefined function), its types print unambiguously and no other overload holds the symbol.
-Otherwise its callers link it in, as numba does.
+is imported and is not the running script (``__main__``), ``module.qualname`` is this dispatcher
+(not a closure, a factory's product or a redefined function), its types print unambiguously and
+no other overload holds the symbol. Otherwise its callers link it in, as numba does. So do
+callers that numba builds without loading them (``cfunc``, ahead-of-time compilation): they link
+their direct callee in. (An AOT-compiled module whose callee calls another separate function
+does not import: numba's deprecated ``pycc`` is not supported.)
 
 numba's on-disk cache keeps a caller's machine code with the symbols unresolved. Before numba
 loads it, the caller's ``reload_init`` hooks load (or compile) each function it declares and
@@ -27,8 +30,10 @@ symbol the caller was compiled against (the callee's return type or flags change
 longer has it), the cached caller counts as a cache miss and is compiled again: a stale cache
 never reaches LLVM's linker, which would abort the process.
 
-:func:`install` (done by ``import quantkit``) puts those two hooks into numba, only for numba
-versions this was checked with (as :mod:`quantkit.jitmemo`), so that caches written with
+:func:`install` (done by ``import quantkit``) puts three wrappers into numba: one attaches the
+hooks when a library is finalised, one makes a stale cached caller a miss, and one keeps the
+hooks of a ``cfunc`` in what numba caches (numba copies them only for code it loads). Only for
+numba versions this was checked with (as :mod:`quantkit.jitmemo`), so that caches written with
 :func:`separate` load whatever ``QUANTKIT_NUMBA_LINK`` says. With ``QUANTKIT_NUMBA_LINK=0``, or
 another numba, :func:`separate` is plain ``@njit`` and callers link copies.
 
@@ -102,13 +107,14 @@ class SeparateDispatcher(CPUDispatcher):
             _replace_call(self, cres, name)
 
 
-def symbol(fndesc: Any, file: str) -> str | None:
+def symbol(fndesc: Any) -> str | None:
     """The name an overload is published under: the same in every process for the same function
-    (module, name and the file that defines it), argument and return types and compile flags
-    (numba's mangled names number record types in the order a process creates them). None when
-    a type has no stable text (an address)."""
+    (module and name), argument and return types and compile flags (numba's mangled names
+    number record types in the order a process creates them). Not where the module's file is:
+    two installs of the same code share the caches of generated drivers. None when a type has
+    no stable text (an address)."""
     types = [str(t) for t in fndesc.argtypes]
-    text = repr((fndesc.modname, fndesc.qualname, file, types, str(fndesc.restype),
+    text = repr((fndesc.modname, fndesc.qualname, types, str(fndesc.restype),
                  list(fndesc.abi_tags)))  # fmt: skip
     if " at 0x" in text:
         return None
@@ -118,12 +124,7 @@ def symbol(fndesc: Any, file: str) -> str | None:
 
 def symbol_of(disp: Any, argtypes: tuple[Any, ...]) -> str | None:
     """:func:`symbol` of the dispatcher's overload for ``argtypes`` (compiled)."""
-    return symbol(disp.overloads[tuple(argtypes)].fndesc, _file(disp))
-
-
-def _file(disp: Any) -> str:
-    """The file that defines the dispatcher's function (resolved)."""
-    return os.path.realpath(disp.py_func.__code__.co_filename)
+    return symbol(disp.overloads[tuple(argtypes)].fndesc)
 
 
 def _lookup(module: str, qualname: str) -> Any:
@@ -136,7 +137,7 @@ def _lookup(module: str, qualname: str) -> Any:
 def _publishable(disp: Any, cres: Any) -> str | None:
     """The overload's symbol if it can be published (see the module docstring), else None."""
     fndesc = cres.fndesc
-    name = symbol(fndesc, _file(disp))
+    name = symbol(fndesc)
     if name is None or "<" in fndesc.qualname or fndesc.modname in _SCRIPTS:
         return None  # a closure's or a script's function: not found again by name
     if fndesc.modname not in sys.modules:
@@ -225,7 +226,7 @@ def load(*key: Any) -> None:
     except Exception as exc:  # gone, renamed, no longer compiles: the caller is stale
         raise StaleLink(f"{module}.{qualname}{argtypes}: {exc}") from exc
     holder = _published.get(expected)
-    if symbol(cres.fndesc, _file(disp)) != expected or holder not in (None, (disp, argtypes)):
+    if symbol(cres.fndesc) != expected or holder not in (None, (disp, argtypes)):
         raise StaleLink(f"{module}.{qualname}{argtypes} no longer compiles to {expected}")
     if holder is None:  # a plain dispatcher (QUANTKIT_NUMBA_LINK=0) publishes here
         _publish(disp, cres, expected)

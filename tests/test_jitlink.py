@@ -393,6 +393,34 @@ def test_a_scripts_functions_are_linked_in(tmp_path: Path) -> None:
         assert json.loads(out.stdout.strip().splitlines()[-1]) == [20], script
 
 
+def test_two_copies_of_the_callee_at_other_paths_share_the_callers_cache(tmp_path: Path) -> None:
+    """Two installs of the same code (a worktree, two venvs) share the cache of generated
+    drivers: where the callee's file is must not make the caller miss."""
+    for copy in ("a", "b"):
+        (tmp_path / copy / "pkg").mkdir(parents=True)
+        (tmp_path / copy / "pkg" / "__init__.py").write_text(
+            "from quantkit.jitlink import separate\n\n@separate\ndef f(x):\n    return x + 1.0\n"
+        )
+    (tmp_path / "shared").mkdir()
+    _files(
+        tmp_path / "shared",
+        caller="""
+            from numba import njit
+            from pkg import f
+
+            @njit(cache=True)
+            def caller(x):
+                return f(x) * 2.0
+        """,
+    )
+    run = "import json, caller as c; v = c.caller(1.0); f = c.caller; print(json.dumps([v, {h}]))"
+    hits = []
+    for copy in ("a", "a", "b", "b", "a"):
+        path = [str(tmp_path / copy), str(tmp_path / "shared")]
+        hits.append(_fresh(tmp_path, f"import sys; sys.path[:0] = {path!r}\n" + run.format(h=HITS)))
+    assert hits == [[4.0, 0], [4.0, 1], [4.0, 1], [4.0, 1], [4.0, 1]]
+
+
 def test_a_cached_cfunc_loads_the_functions_its_callee_calls(tmp_path: Path) -> None:
     """numba builds a cfunc without loading it, so it never copies the library's hooks into
     what it caches; the cfunc links ``f`` in, and ``f`` calls ``g`` by symbol."""
