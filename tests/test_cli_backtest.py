@@ -245,8 +245,13 @@ def test_console_script_prints_json(bundled_sample: Path) -> None:
     assert set(json.loads(proc.stdout)) >= TOP_KEYS
 
 
-def test_console_script_user_error_has_no_traceback() -> None:
-    proc = subprocess.run([*_console(), "backtest", "--strategy", "momentm"],
+@pytest.mark.parametrize(
+    "command",
+    [_console(), [sys.executable, "-m", "quantkit"], [sys.executable, "-m", "quantkit.cli.main"]],
+    ids=["console script", "python -m quantkit", "python -m quantkit.cli.main"],
+)
+def test_console_script_user_error_has_no_traceback(command: list[str]) -> None:
+    proc = subprocess.run([*command, "backtest", "--strategy", "momentm"],
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert_user_error(proc.returncode, proc.stdout, proc.stderr, "did you mean 'momentum'")
 

@@ -84,3 +84,7 @@ def main(argv: list[str] | None = None) -> Any:
             raise
         click.echo(f"error: {_one_line(str(exc))}", err=True)
         sys.exit(USER_ERROR_EXIT)
+
+
+if __name__ == "__main__":  # python -m quantkit.cli.main
+    main()
