@@ -12,7 +12,7 @@ import math
 from numba import njit
 
 from quantkit.engine.accounting import slot_delta
-from quantkit.engine.jit import internal
+from quantkit.engine.jit import linked
 from quantkit.engine.layout import (
     C_EQUITY,
     C_NEXT_SAMPLE,
@@ -65,7 +65,7 @@ def load_more(ctx, slot, last, last_size, und, iv, delta, gamma, vega, theta):
         ctx.q_theta[slot] = theta
 
 
-@internal
+@linked
 def sample_equity(ctxs, t, elog, counters, options):
     """Append one equity sample per strategy instance at time ``t``: realized, unrealized and
     fees in USD (``to_usd`` of each slot's amounts) and ``portfolio_delta(ctx, -1)``, summed in
