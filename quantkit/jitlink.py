@@ -11,8 +11,9 @@ only called from jitted code) and makes callers call its one compiled copy inste
 compiled signature is *published* under a symbol of its own (:func:`symbol`: the same in every
 process for the same function, signature and compile flags), and callers declare that symbol and
 leave it to LLVM's JIT linker, as numba does for its C helpers. LLVM no longer inlines these
-functions into their callers; they are the engine's out-of-line paths (orders, fills, logs,
-equity samples), so warm speed does not change.
+functions into their callers, nor sees their code while optimising a caller: use it for
+out-of-line paths (the engine's orders, fills and logs). A function a hot loop calls, even
+rarely, can slow the loop down (``quantkit.engine.jit.linked``).
 
 An overload is published only when it can be found again by name in a new process: its module
 is imported and is not the running script (``__main__``), ``module.qualname`` is this dispatcher
