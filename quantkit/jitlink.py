@@ -250,12 +250,8 @@ def install() -> bool:
         return False
     from numba.core import caching, codegen, compiler
 
-    result = compiler.CompileResult
-    if not hasattr(result._reduce, _ORIGINAL):
-        reduce = result._reduce
-
-        @functools.wraps(reduce)
-        def reduce_with_hooks(self: Any) -> Any:
+    def reduce_with_hooks(reduce: Any) -> Callable[..., Any]:
+        def wrapper(self: Any) -> Any:
             # numba copies the library's hooks into the result only when it loads the code it
             # built; a cfunc's build does not: take the hooks _attach_hooks gave the library
             hooks = getattr(self.library, "_reload_init", ())
@@ -263,32 +259,38 @@ def install() -> bool:
                 self.reload_init.extend(h for h in hooks if h not in self.reload_init)
             return reduce(self)
 
-        setattr(reduce_with_hooks, _ORIGINAL, reduce)
-        result._reduce = reduce_with_hooks  # type: ignore[method-assign]
-    lib = codegen.CPUCodeLibrary
-    if not hasattr(lib._finalize_final_module, _ORIGINAL):
-        finalize = lib._finalize_final_module
+        return wrapper
 
-        @functools.wraps(finalize)
-        def finalize_final_module(self: Any) -> None:
+    def finalize_attaching_hooks(finalize: Any) -> Callable[..., Any]:
+        def wrapper(self: Any) -> None:
             _attach_hooks(self)
             finalize(self)
 
-        setattr(finalize_final_module, _ORIGINAL, finalize)
-        lib._finalize_final_module = finalize_final_module  # type: ignore[method-assign]
-    if not hasattr(caching.Cache.load_overload, _ORIGINAL):
-        load_overload = caching.Cache.load_overload
+        return wrapper
 
-        @functools.wraps(load_overload)
-        def load_unless_stale(self: Any, sig: Any, target_context: Any) -> Any:
+    def load_unless_stale(load_overload: Any) -> Callable[..., Any]:
+        def wrapper(self: Any, sig: Any, target_context: Any) -> Any:
             try:
                 return load_overload(self, sig, target_context)
             except StaleLink:
                 return None  # a cache miss: numba compiles the caller again
 
-        setattr(load_unless_stale, _ORIGINAL, load_overload)
-        caching.Cache.load_overload = load_unless_stale  # type: ignore[method-assign]
+        return wrapper
+
+    _wrap_once(compiler.CompileResult, "_reduce", reduce_with_hooks)
+    _wrap_once(codegen.CPUCodeLibrary, "_finalize_final_module", finalize_attaching_hooks)
+    _wrap_once(caching.Cache, "load_overload", load_unless_stale)
     return True
+
+
+def _wrap_once(owner: Any, name: str, make: Callable[[Any], Callable[..., Any]]) -> None:
+    """Replace method ``owner.name`` by ``make(original)``, unless it is wrapped already."""
+    original = getattr(owner, name)
+    if hasattr(original, _ORIGINAL):
+        return
+    wrapper = functools.wraps(original)(make(original))
+    setattr(wrapper, _ORIGINAL, original)
+    setattr(owner, name, wrapper)
 
 
 def installed() -> bool:

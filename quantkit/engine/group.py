@@ -380,9 +380,8 @@ class StrategyGroup:
             except QuantkitError:
                 raise
             except Exception as exc:
-                numba_dir = os.environ.get("NUMBA_CACHE_DIR")
-                caches = (
-                    f"{numba_dir}" if numba_dir else "quantkit's __pycache__/*.nbi, *.nbc files"
+                caches = os.environ.get("NUMBA_CACHE_DIR") or (
+                    "quantkit's __pycache__/*.nbi, *.nbc files"
                 )
                 hint = "" if isinstance(exc, NumbaError) else (
                     f" (if the strategy is not at fault, a damaged cache is: delete "
