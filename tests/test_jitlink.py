@@ -11,6 +11,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from numba import njit
@@ -104,13 +105,7 @@ print(json.dumps({"value": value, "hits": hits, "linked": quantkit.jitlink.enabl
 
 
 def _call(tmp: Path, link: str = "1", shift: bool = True) -> dict:
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp / "cache"), "QUANTKIT_NUMBA_LINK": link}
-    out = subprocess.run(
-        [sys.executable, "-c", CALL, str(tmp), "shift" if shift else "-"],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return _fresh(tmp, "-c", CALL, str(tmp), "shift" if shift else "-", link=link)
 
 
 def test_a_cached_caller_loads_its_callee_first_from_the_cache_or_by_compiling_it(
@@ -140,12 +135,12 @@ def _files(tmp: Path, **sources: str) -> None:
         (tmp / f"{name}.py").write_text(textwrap.dedent(text))
 
 
-def _fresh(tmp: Path, code: str, link: str = "1") -> list:
-    """Run ``code`` in a new process (modules from ``tmp``, numba's cache in ``tmp/cache``);
-    returns the JSON list it prints last."""
+def _fresh(tmp: Path, *args: str, link: str = "1") -> Any:
+    """Run Python with ``args`` (``"-c", code`` or a script) in a new process, modules from
+    ``tmp`` and numba's cache in ``tmp/cache``; returns the JSON it prints last."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp / "cache"), "QUANTKIT_NUMBA_LINK": link,
            "PYTHONPATH": f"{tmp}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -181,10 +176,10 @@ def test_a_plain_cached_function_passes_its_callees_hook_on_to_a_caller_that_lin
                 return b(x) + 1
         """,
     )
-    assert _fresh(tmp_path, "import json, mod_c; print(json.dumps([mod_c.b(1)]))") == [4]
+    assert _fresh(tmp_path, "-c", "import json, mod_c; print(json.dumps([mod_c.b(1)]))") == [4]
     run_a = f"import json, mod_a; v = mod_a.a(1); f = mod_a.a; print(json.dumps([v, {HITS}]))"
-    assert _fresh(tmp_path, run_a) == [5, 0]
-    assert _fresh(tmp_path, run_a) == [5, 1]
+    assert _fresh(tmp_path, "-c", run_a) == [5, 0]
+    assert _fresh(tmp_path, "-c", run_a) == [5, 1]
 
 
 def test_caches_written_with_linking_on_load_with_it_off_and_on_again(tmp_path: Path) -> None:
@@ -216,10 +211,10 @@ def test_caches_written_with_linking_on_load_with_it_off_and_on_again(tmp_path: 
     code = "import json, mod_m; print(json.dumps([mod_m.{f}(1), {hits}]))"
     a1 = code.format(f="a1", hits=HITS.replace("f.", "mod_m.a1."))
     a2 = code.format(f="a2", hits=HITS.replace("f.", "mod_m.a2."))
-    assert _fresh(tmp_path, a1, link="1") == [4, 0]
-    assert _fresh(tmp_path, a2, link="0") == [8, 0]
-    assert _fresh(tmp_path, a2, link="0") == [8, 1]
-    assert _fresh(tmp_path, a2, link="1") == [8, 1]
+    assert _fresh(tmp_path, "-c", a1, link="1") == [4, 0]
+    assert _fresh(tmp_path, "-c", a2, link="0") == [8, 0]
+    assert _fresh(tmp_path, "-c", a2, link="0") == [8, 1]
+    assert _fresh(tmp_path, "-c", a2, link="1") == [8, 1]
 
 
 def test_a_callee_that_compiles_to_another_symbol_makes_its_cached_caller_compile_again(
@@ -246,15 +241,15 @@ def test_a_callee_that_compiles_to_another_symbol_makes_its_cached_caller_compil
         """,
     )
     run = f"import json, mod_g; v = mod_g.g(1); f = mod_g.g; print(json.dumps([v, {HITS}]))"
-    assert _fresh(tmp_path, run) == [4, 0]
-    assert _fresh(tmp_path, run) == [4, 1]
+    assert _fresh(tmp_path, "-c", run) == [4, 0]
+    assert _fresh(tmp_path, "-c", run) == [4, 1]
     with (tmp_path / "mod_f.py").open("a") as f:
         f.write("# touched: f compiles again, alone, with the default error model\n")
-    assert _fresh(tmp_path, run) == [4, 0]
+    assert _fresh(tmp_path, "-c", run) == [4, 0]
     _files(tmp_path, mod_f="from quantkit.jitlink import separate\n\n"
            "@separate\ndef f(x):\n    return x + 0.5\n")  # fmt: skip
-    assert _fresh(tmp_path, run) == [3.0, 0]
-    assert _fresh(tmp_path, run) == [3.0, 1]
+    assert _fresh(tmp_path, "-c", run) == [3.0, 0]
+    assert _fresh(tmp_path, "-c", run) == [3.0, 1]
 
 
 def _make_adder(k):
@@ -308,10 +303,12 @@ def test_overloads_whose_types_print_the_same_do_not_share_a_symbol(tmp_path: Pa
                 return first(nt_b.P(y, x))
         """,
     )
-    assert _fresh(tmp_path, "import json, mod_p; print(json.dumps([mod_p.use_b(5, 2)]))") == [3]
+    assert _fresh(tmp_path, "-c", "import json, mod_p; print(json.dumps([mod_p.use_b(5, 2)]))") == [
+        3
+    ]
     both = "import json, mod_p; print(json.dumps([mod_p.use_a(5, 2), mod_p.use_b(5, 2)]))"
-    assert _fresh(tmp_path, both) == [3, 3]
-    assert _fresh(tmp_path, both) == [3, 3]
+    assert _fresh(tmp_path, "-c", both) == [3, 3]
+    assert _fresh(tmp_path, "-c", both) == [3, 3]
 
 
 def test_a_cached_caller_whose_hook_has_another_format_is_a_cache_miss(tmp_path: Path) -> None:
@@ -342,10 +339,10 @@ def test_a_cached_caller_whose_hook_has_another_format_is_a_cache_miss(tmp_path:
         "j._publish = three_arguments\n"
         "import mod_h; print(json.dumps([mod_h.g(5)]))\n"
     )
-    assert _fresh(tmp_path, old_format) == [12]
+    assert _fresh(tmp_path, "-c", old_format) == [12]
     run = f"import json, mod_h; v = mod_h.g(5); f = mod_h.g; print(json.dumps([v, {HITS}]))"
-    assert _fresh(tmp_path, run) == [12, 0]  # a miss, compiled again with this format
-    assert _fresh(tmp_path, run) == [12, 1]
+    assert _fresh(tmp_path, "-c", run) == [12, 0]  # a miss, compiled again with this format
+    assert _fresh(tmp_path, "-c", run) == [12, 1]
     with pytest.raises(jitlink.StaleLink, match="another format"):
         jitlink.load("mod_h", "f", ())
 
@@ -383,14 +380,8 @@ def test_a_scripts_functions_are_linked_in(tmp_path: Path) -> None:
             print(json.dumps([tools.g(1)]))
         """,
     )
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"),
-           "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
     for script in ("tools.py", "main2.py"):
-        out = subprocess.run(
-            [sys.executable, str(tmp_path / script)], env=env, capture_output=True, text=True
-        )
-        assert out.returncode == 0, out.stderr
-        assert json.loads(out.stdout.strip().splitlines()[-1]) == [20], script
+        assert _fresh(tmp_path, str(tmp_path / script)) == [20], script
 
 
 def test_two_copies_of_the_callee_at_other_paths_share_the_callers_cache(tmp_path: Path) -> None:
@@ -417,7 +408,9 @@ def test_two_copies_of_the_callee_at_other_paths_share_the_callers_cache(tmp_pat
     hits = []
     for copy in ("a", "a", "b", "b", "a"):
         path = [str(tmp_path / copy), str(tmp_path / "shared")]
-        hits.append(_fresh(tmp_path, f"import sys; sys.path[:0] = {path!r}\n" + run.format(h=HITS)))
+        hits.append(
+            _fresh(tmp_path, "-c", f"import sys; sys.path[:0] = {path!r}\n" + run.format(h=HITS))
+        )
     assert hits == [[4.0, 0], [4.0, 1], [4.0, 1], [4.0, 1], [4.0, 1]]
 
 
@@ -444,8 +437,8 @@ def test_a_cached_cfunc_loads_the_functions_its_callee_calls(tmp_path: Path) -> 
         """,
     )
     run = "import json, mod_cf; print(json.dumps([mod_cf.cb.ctypes(3.0), mod_cf.cb.cache_hits]))"
-    assert _fresh(tmp_path, run) == [7.0, 0]
-    assert _fresh(tmp_path, run) == [7.0, 1]
+    assert _fresh(tmp_path, "-c", run) == [7.0, 0]
+    assert _fresh(tmp_path, "-c", run) == [7.0, 1]
 
 
 def test_the_engine_gives_the_same_results_with_and_without_linking(
