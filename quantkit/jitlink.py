@@ -100,12 +100,48 @@ def separate(fn: Callable[..., Any] | None = None, *, cache: bool = True) -> Any
 class SeparateDispatcher(CPUDispatcher):
     """A CPU dispatcher whose compiled overloads callers call by symbol (no linking)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: argument types -> quantkit.jitdefer.Deferred: callers compile against a declared
+        #: signature before the overload is compiled
+        self._deferred: dict[tuple[Any, ...], Any] = {}
+
     def add_overload(self, cres: Any) -> None:
         super().add_overload(cres)
         name = None if cres.objectmode else _publishable(self, cres)
         if name is not None:  # else callers link it in, as numba does
             _publish(self, cres, name)
             _replace_call(self, cres, name)
+
+    def get_call_template(self, args: Any, kws: Any) -> Any:
+        """numba's, but a deferred signature (:mod:`quantkit.jitdefer`) types the call
+        without compiling, unless the caller links its callees in (``cfunc``)."""
+        entry = self._deferred.get(tuple(args)) if self._deferred and not kws else None
+        if entry is None or tuple(args) in self.overloads or _linking_caller():
+            return super().get_call_template(args, kws)
+        from numba.core import typing
+
+        name = self.py_func.__name__
+        signatures = [*self.nopython_signatures, entry.signature]
+        template = typing.make_concrete_template(f"CallTemplate({name})", name, signatures)
+        pysig = self._compiler.fold_argument_types(args, kws)[0]  # type: ignore[attr-defined]
+        return template, pysig, tuple(args), {}
+
+    def get_overload(self, sig: Any) -> Any:
+        """numba's, or the implementation key of a deferred signature not compiled yet."""
+        args = tuple(getattr(sig, "args", sig))
+        entry = self._deferred.get(args)
+        if entry is not None and args not in self.overloads:
+            return entry.key
+        return super().get_overload(sig)
+
+
+def _linking_caller() -> bool:
+    """Whether the function being compiled links its callees in (``cfunc``, AOT)."""
+    from numba.core.targetconfig import ConfigStack
+
+    flags = ConfigStack().top_or_none()
+    return flags is None or bool(flags.no_compile)
 
 
 def symbol(fndesc: Any) -> str | None:
@@ -135,18 +171,27 @@ def _lookup(module: str, qualname: str) -> Any:
     return obj
 
 
+def findable(disp: Any, module: str, qualname: str) -> bool:
+    """Whether a new process finds ``disp`` again as ``module.qualname`` (not a closure, a
+    script's function or a redefined one)."""
+    if "<" in qualname or module in _SCRIPTS or module not in sys.modules:
+        return False
+    try:
+        return _lookup(module, qualname) is disp
+    except AttributeError:
+        return False
+
+
+def published() -> dict[str, tuple[Any, tuple[Any, ...]]]:
+    """symbol -> (dispatcher, argument types) of every overload published in this process."""
+    return dict(_published)
+
+
 def _publishable(disp: Any, cres: Any) -> str | None:
     """The overload's symbol if it can be published (see the module docstring), else None."""
     fndesc = cres.fndesc
     name = symbol(fndesc)
-    if name is None or "<" in fndesc.qualname or fndesc.modname in _SCRIPTS:
-        return None  # a closure's or a script's function: not found again by name
-    if fndesc.modname not in sys.modules:
-        return None
-    try:
-        if _lookup(fndesc.modname, fndesc.qualname) is not disp:
-            return None
-    except AttributeError:
+    if name is None or not findable(disp, fndesc.modname, fndesc.qualname):
         return None
     holder = _published.get(name)
     if holder is not None and (holder[0] is not disp or holder[1] != tuple(fndesc.argtypes)):
@@ -160,36 +205,51 @@ def _publish(disp: Any, cres: Any, name: str) -> None:
 
     fndesc = cres.fndesc
     argtypes = tuple(fndesc.argtypes)
-    ll.add_symbol(name, cres.library.get_pointer_to_function(fndesc.llvm_func_name))
+    address = cres.library.get_pointer_to_function(fndesc.llvm_func_name)
+    ll.add_symbol(name, address)
     _published[name] = (disp, argtypes)
-    _hooks[name] = functools.partial(load, fndesc.modname, fndesc.qualname, argtypes, name)
+    add_hook(name, disp, argtypes)
+    entry = getattr(disp, "_deferred", {}).pop(argtypes, None)
+    if entry is not None:  # callers built before it call through its trampoline's cell
+        if entry.restype == fndesc.restype:
+            entry.cell.value = address
+        else:  # they would read a return value of another type: their call fails instead
+            entry.failure = f"it returns {fndesc.restype}, not {entry.restype} as declared"
+
+
+def add_hook(name: str, disp: Any, argtypes: tuple[Any, ...]) -> None:
+    """Record the ``reload_init`` hook that publishes ``disp``'s overload for ``argtypes`` as
+    ``name`` in a new process (attached to the libraries that declare ``name``)."""
+    py = disp.py_func
+    _hooks[name] = functools.partial(load, py.__module__, py.__qualname__, argtypes, name)
     # (the hook's arguments are its format: load() takes any, and a cache entry whose hook has
     # another format, from another quantkit version, is a cache miss)
 
 
 def _replace_call(disp: Any, cres: Any, name: str) -> None:
     """Make callers call ``cres`` through its published symbol instead of linking it in."""
-    impl = _call_by_symbol(cres, name)
+    from numba.core.imputils import user_function
+
+    impl = symbol_call(cres.fndesc, name, user_function(cres.fndesc, [cres.library]))
     ctx = disp.targetctx
     ctx.remove_user_function(cres.entry_point)
     ctx._defns[cres.entry_point].append(impl, impl.signature)
 
 
-def _call_by_symbol(cres: Any, name: str) -> Any:
+def symbol_call(fndesc: Any, name: str, linked: Any = None) -> Any:
     """numba's lowering of a call to a compiled function (``numba.core.imputils.user_function``),
-    with the callee declared under its published symbol and no library linked in. A caller that
-    numba builds without loading it (``cfunc``, ahead-of-time compilation) never gets the hooks
-    that would publish the symbol in the process that runs it: it links the callee in."""
+    with the callee declared under its published symbol and no library linked in. ``fndesc``
+    needs ``restype``, ``argtypes`` and ``args`` (names). A caller that numba builds without
+    loading it (``cfunc``, ahead-of-time compilation) never gets the hooks that would publish
+    the symbol in the process that runs it: it links the callee in (``linked``, numba's
+    lowering of the call; deferred functions are never called from such a caller)."""
     from numba.core import cgutils
-    from numba.core.imputils import fix_returning_optional, impl_ret_new_ref, user_function
-    from numba.core.targetconfig import ConfigStack
-
-    fndesc = cres.fndesc
-    linked = user_function(fndesc, [cres.library])
+    from numba.core.imputils import fix_returning_optional, impl_ret_new_ref
 
     def imp(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        flags = ConfigStack().top_or_none()
-        if flags is None or flags.no_compile:
+        if _linking_caller():
+            if linked is None:
+                raise StaleLink(f"{name} is not compiled: it cannot be linked in")
             context.add_linking_libs(linked.libs)
             return linked(context, builder, sig, args)
         conv = context.call_conv
@@ -220,6 +280,9 @@ def load(*key: Any) -> None:
     module, qualname, argtypes, expected = key
     try:
         disp = _lookup(module, qualname)
+        entry = getattr(disp, "_deferred", {}).get(argtypes)
+        if entry is not None:  # another process is compiling it into the cache
+            entry.wait()
         disp.compile(argtypes)
         cres = disp.overloads[argtypes]
     except StaleLink:
@@ -231,6 +294,44 @@ def load(*key: Any) -> None:
         raise StaleLink(f"{module}.{qualname}{argtypes} no longer compiles to {expected}")
     if holder is None:  # a plain dispatcher (QUANTKIT_NUMBA_LINK=0) publishes here
         _publish(disp, cres, expected)
+
+
+def add_deferred_hook(name: str, disp: Any, argtypes: tuple[Any, ...], restype: Any) -> None:
+    """Record the hook that publishes ``disp``'s overload for ``argtypes`` as ``name``, the
+    symbol of a deferred signature (:mod:`quantkit.jitdefer`): callers compiled against it
+    did not know the flags the function compiles with, which its own symbol holds."""
+    py = disp.py_func
+    key = (py.__module__, py.__qualname__, argtypes, str(restype), name)
+    _hooks[name] = functools.partial(load_deferred, *key)
+
+
+def load_deferred(*key: Any) -> None:
+    """``load_deferred(module, qualname, argtypes, restype, name)``: :func:`load` the function,
+    check that it returns ``restype`` (as text) and publish it as ``name`` too. The hook of a
+    cached caller that was compiled against a deferred signature."""
+    if len(key) != 5:
+        raise StaleLink(f"a cached caller's hook of another format: {key!r}")
+    module, qualname, argtypes, restype, name = key
+    try:
+        disp = _lookup(module, qualname)
+        entry = getattr(disp, "_deferred", {}).get(argtypes)
+        if entry is not None:
+            entry.wait()
+        disp.compile(argtypes)
+        cres = disp.overloads[argtypes]
+    except Exception as exc:
+        raise StaleLink(f"{module}.{qualname}{argtypes}: {exc}") from exc
+    if str(cres.fndesc.restype) != restype:
+        raise StaleLink(f"{module}.{qualname}{argtypes} now returns {cres.fndesc.restype}")
+    holder = _published.get(name)
+    if holder is None:
+        from llvmlite import binding as ll
+
+        ll.add_symbol(name, cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name))
+        _published[name] = (disp, argtypes)
+        _hooks[name] = functools.partial(load_deferred, *key)
+    elif holder != (disp, argtypes):
+        raise StaleLink(f"{name} is published for another function")
 
 
 def _attach_hooks(library: Any) -> None:

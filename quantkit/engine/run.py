@@ -24,6 +24,7 @@ from quantkit.data.times import ns_to_iso
 from quantkit.engine.columns import EventColumns
 from quantkit.engine.group import StrategyGroup
 from quantkit.engine.layout import C_STATUS, EVENT_COLUMNS, INVERSE, MORE_COLUMNS
+from quantkit.engine.prefetch import prefetch
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import StrategyConfig
 from quantkit.errors import ConfigError, DataError, KernelError
@@ -83,6 +84,7 @@ class Engine:
         if more is None:
             more = any(c in float_columns and c in needed for c in MORE_COLUMNS)
         self.more = more
+        prefetch()  # a cold start: the helpers compile in another process meanwhile
         for g in self.groups:
             g.more = more
             g.warm()

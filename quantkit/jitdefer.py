@@ -1,0 +1,172 @@
+"""Compile callers of a separate function before the function itself (cold start, two cores).
+
+On a cold first backtest everything compiles in one process, one function after the other:
+the engine's helpers (order matching, fills, logs: about half the time) and the strategy's
+driver. The helpers do not depend on the strategy, so another process can compile them into
+numba's on-disk cache while this one compiles the driver (:mod:`quantkit.engine.prefetch`).
+
+numba types a call by compiling the callee first. :func:`expect` declares instead what a
+:func:`quantkit.jitlink.separate` function returns for given argument types, so that callers
+compile against it before it exists. Their calls go through a *trampoline* published under the
+function's symbol: a few instructions that jump through a pointer which is filled in when the
+function is loaded. Until then the pointer is empty and the trampoline asks Python to
+:func:`resolve` it: wait for whoever compiles it (``wait``), load it from the cache (or compile
+it here if it is not there) and publish it. That happens at the function's first call, so a
+backtest waits only when its first order needs the helpers, and a caller can never run into an
+empty pointer. A function published later goes under its symbol directly: only callers built
+before that pay the jump. Cached callers are as with :mod:`quantkit.jitlink` (their hooks load
+the function); a deferred function's hook waits for it first.
+
+Only exact argument types are deferred (a caller passing other types compiles the function as
+numba does), and not for callers numba links rather than loads (``cfunc``).
+
+Usage::
+
+    expect(match_slot, argtypes, types.none, wait=child.wait)   # before compiling callers
+"""
+
+from __future__ import annotations
+
+import ctypes
+import inspect
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from numba.core.compiler_lock import global_compiler_lock
+
+from quantkit import jitlink
+
+#: the numba status a trampoline returns when the function cannot be had (a Python error)
+_RETCODE_EXC = -1
+_RESOLVER_TYPE = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_int64)
+
+
+@dataclass(eq=False)
+class Deferred:
+    """A function and argument types that callers compile against before it is compiled."""
+
+    disp: Any
+    argtypes: tuple[Any, ...]
+    restype: Any
+    name: str  #: its published symbol
+    wait: Callable[[], None]  #: returns when whoever compiles it is done (or gave up)
+    index: int
+    #: the function's address, read by the trampoline (0 until resolved)
+    cell: ctypes.c_uint64 = field(default_factory=lambda: ctypes.c_uint64(0))
+    key: object = field(default_factory=object)  #: numba's implementation key for its calls
+    trampoline: Any = None  #: the library that holds the trampoline (kept alive)
+    failure: str | None = None  #: why it cannot be called (its trampoline returns an error)
+
+    @property
+    def signature(self) -> Any:
+        from numba.core import typing
+
+        return typing.signature(self.restype, *self.argtypes)
+
+
+_entries: list[Deferred] = []
+
+
+def expect(disp: Any, argtypes: tuple[Any, ...], restype: Any, wait: Callable[[], None]) -> bool:
+    """Let callers compile against ``disp(*argtypes) -> restype`` before ``disp`` is compiled
+    for them; ``wait()`` returns once another process has compiled it into numba's cache (or
+    failed: it is then compiled here). False (nothing deferred) when ``disp`` is not a
+    :func:`quantkit.jitlink.separate` function, has that overload already, or its overloads
+    are not published (see :mod:`quantkit.jitlink`)."""
+    argtypes = tuple(argtypes)
+    deferred = getattr(disp, "_deferred", None)
+    if deferred is None or argtypes in disp.overloads or argtypes in deferred:
+        return False
+    py = disp.py_func
+    desc = SimpleNamespace(
+        modname=py.__module__, qualname=py.__qualname__, argtypes=argtypes, restype=restype,
+        abi_tags=("deferred",), noalias=False,
+        args=tuple(inspect.signature(py).parameters),
+    )  # fmt: skip
+    name = jitlink.symbol(desc)
+    if name is None or not jitlink.findable(disp, desc.modname, desc.qualname):
+        return False
+    if name in jitlink.published():
+        return False
+    entry = Deferred(disp, argtypes, restype, name, wait, len(_entries))
+    with global_compiler_lock:
+        entry.trampoline = _trampoline(entry)
+    _entries.append(entry)
+    jitlink.add_deferred_hook(name, disp, argtypes, restype)
+    impl = jitlink.symbol_call(desc, name)
+    disp.targetctx._defns[entry.key].append(impl, impl.signature)
+    deferred[argtypes] = entry
+    return True
+
+
+def pending() -> list[Deferred]:
+    """The deferred functions not loaded yet."""
+    return [e for e in _entries if e.argtypes in e.disp._deferred]
+
+
+def resolve(entry: Deferred) -> int:
+    """Wait for ``entry``'s function, load (or compile) and publish it; its address."""
+    if entry.argtypes in entry.disp._deferred:
+        entry.wait()
+        entry.disp.compile(entry.argtypes)  # publishing fills the cell (jitlink._publish)
+    if not entry.cell.value:
+        raise jitlink.StaleLink(f"{entry.name} cannot be called: {entry.failure or 'unknown'}")
+    return entry.cell.value
+
+
+@_RESOLVER_TYPE
+def _resolver(index: int) -> int:
+    """What a trampoline calls when its cell is empty: the address (0 when it failed; the
+    trampoline then returns numba's error status and the caller raises)."""
+    entry = _entries[index]
+    try:
+        return resolve(entry)
+    except BaseException:  # nothing may escape into the jitted caller
+        entry.failure = entry.failure or traceback.format_exc()
+        sys.stderr.write(f"quantkit: cannot load {entry.name}:\n{traceback.format_exc()}")
+        return 0
+
+
+def _trampoline(entry: Deferred) -> Any:
+    """Build and publish, under the entry's symbol, a function of the callee's calling
+    convention that jumps through the entry's cell (resolving it on the first call)."""
+    from llvmlite import binding as ll
+    from llvmlite import ir
+
+    ctx = entry.disp.targetctx
+    fnty = ctx.call_conv.get_function_type(entry.restype, entry.argtypes)
+    i64 = ir.IntType(64)
+    library = ctx.codegen().create_library(f"trampoline.{entry.name}")
+    module = library.create_ir_module(f"trampoline.{entry.name}")
+    fn = ir.Function(module, fnty, name=f"{entry.name}.trampoline")
+    attributes = getattr(ctx, "apply_target_attributes", None)  # numba >= 0.61
+    if attributes is not None:
+        attributes(fn, entry.argtypes, entry.restype)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    cell = b.inttoptr(ir.Constant(i64, ctypes.addressof(entry.cell)), i64.as_pointer())
+    address = b.load(cell)
+    ready, missing, failed = (fn.append_basic_block(n) for n in ("ready", "missing", "failed"))
+    b.cbranch(b.icmp_unsigned("!=", address, i64(0)), ready, missing)
+    b.position_at_end(missing)
+    resolver_ty = ir.FunctionType(i64, [i64])
+    resolver = b.inttoptr(
+        i64(ctypes.cast(_resolver, ctypes.c_void_p).value), resolver_ty.as_pointer()
+    )
+    loaded = b.call(resolver, [i64(entry.index)])
+    b.cbranch(b.icmp_unsigned("!=", loaded, i64(0)), ready, failed)
+    b.position_at_end(failed)
+    b.ret(ir.Constant(fnty.return_type, _RETCODE_EXC))
+    b.position_at_end(ready)
+    target = b.phi(i64)
+    target.add_incoming(address, fn.entry_basic_block)
+    target.add_incoming(loaded, missing)
+    callee = b.inttoptr(target, fnty.as_pointer())
+    b.ret(b.call(callee, list(fn.args)))
+    library.add_ir_module(module)
+    library.finalize()
+    ll.add_symbol(entry.name, library.get_pointer_to_function(fn.name))
+    return library

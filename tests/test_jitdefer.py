@@ -1,0 +1,225 @@
+"""Callers compiled before their callee (quantkit.jitdefer) and the engine's helpers compiled in
+another process on a cold start (quantkit.engine.prefetch): the callee loads at its first call,
+results and errors are as without, and cached callers load in a new process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from numba import njit, types
+
+from quantkit import jitdefer, jitlink, jitmemo
+
+pytestmark = pytest.mark.skipif(
+    not jitmemo.checked_numba(), reason="numba outside the versions jitlink was checked with"
+)
+F8, I8 = types.float64, types.int64
+
+
+@jitlink.separate(cache=False)
+def _tripled(x):
+    return x * 3.0
+
+
+@njit(cache=False)
+def _use_tripled(x):
+    return _tripled(x) + 1.0
+
+
+def test_a_caller_compiles_before_its_callee_which_loads_at_its_first_call() -> None:
+    waits: list[int] = []
+    assert jitdefer.expect(_tripled, (F8,), F8, wait=lambda: waits.append(1))
+    _use_tripled.compile((F8,))
+    assert _tripled.overloads == {} and waits == []  # typed against the declared signature
+    assert [e.disp for e in jitdefer.pending()].count(_tripled) == 1
+    assert _use_tripled(2.0) == 7.0
+    assert waits == [1] and (F8,) in _tripled.overloads
+    assert _tripled not in [e.disp for e in jitdefer.pending()]
+    assert _use_tripled(-1.0) == -2.0 and waits == [1]  # loaded once
+    entry = next(e for e in jitdefer._entries if e.disp is _tripled)
+    ir = _use_tripled.inspect_llvm((F8,))
+    own = _tripled.overloads[(F8,)].fndesc.llvm_func_name
+    assert any(ln.startswith("declare") and f"@{entry.name}(" in ln for ln in ir.splitlines())
+    assert own not in ir  # called through the trampoline: no copy, not even its name
+    assert entry.cell.value  # the trampoline's pointer: the overload, published as usual
+    name = jitlink.symbol_of(_tripled, (F8,))
+    assert jitlink.published()[name] == (_tripled, (F8,)) and name != entry.name
+
+
+@jitlink.separate(cache=False)
+def _halved(x):
+    return x / 2
+
+
+@njit(cache=False)
+def _use_halved(n):
+    return _halved(n)
+
+
+def test_a_caller_passing_other_types_compiles_the_callee_as_numba_does() -> None:
+    waits: list[int] = []
+    assert jitdefer.expect(_halved, (F8,), F8, wait=lambda: waits.append(1))
+    assert _use_halved(5) == 2.5  # int64, not the declared float64
+    assert list(_halved.overloads) == [(I8,)] and waits == []
+
+
+@jitlink.separate(cache=False)
+def _counted(x):
+    return x + 1
+
+
+@njit(cache=False)
+def _use_counted(x):
+    return _counted(x)
+
+
+def test_a_wrong_declared_return_type_fails_the_call_instead_of_misreading_it(capfd) -> None:
+    assert jitdefer.expect(_counted, (I8,), F8, wait=lambda: None)  # it returns int64
+    with pytest.raises(SystemError):
+        _use_counted(1)
+    entry = next(e for e in jitdefer._entries if e.disp is _counted)
+    assert "returns int64, not float64" in (entry.failure or "")
+    assert "cannot be called: it returns int64" in capfd.readouterr().err
+    with pytest.raises(SystemError):  # and again: the trampoline never calls it
+        _use_counted(2)
+
+
+def _make() -> object:
+    @jitlink.separate(cache=False)
+    def inner(x):
+        return x
+
+    return inner
+
+
+def test_expect_declines_what_it_cannot_defer() -> None:
+    plain = njit(lambda x: x)
+    assert not jitdefer.expect(plain, (F8,), F8, wait=lambda: None)  # not separate
+    assert not jitdefer.expect(_make(), (F8,), F8, wait=lambda: None)  # not found by name
+    _tripled.compile((I8,))
+    assert not jitdefer.expect(_tripled, (I8,), F8, wait=lambda: None)  # compiled already
+
+
+CALLEE = """
+from quantkit.jitlink import separate
+
+@separate
+def grow(x, k):
+    return x * k + 1.0
+"""
+CALLER = """
+from numba import njit
+from callee import grow
+
+@njit(cache=True)
+def use(x):
+    return grow(x, 2.0) - 1.0
+"""
+FIRST = """
+import json, quantkit
+from numba import types
+from quantkit import jitdefer
+import callee, caller
+F8 = types.float64
+waits = []
+deferred = jitdefer.expect(callee.grow, (F8, F8), F8, wait=lambda: waits.append(1))
+caller.use.compile((F8,))
+compiled_first = len(callee.grow.overloads)
+print(json.dumps({"deferred": deferred, "before": compiled_first, "value": caller.use(5.0),
+                  "waits": len(waits)}))
+"""
+SECOND = """
+import json, quantkit, caller, callee
+value = caller.use(5.0)
+hits = {f.__name__: sum(f.stats.cache_hits.values()) for f in (caller.use, callee.grow)}
+print(json.dumps({"value": value, "hits": hits}))
+"""
+
+
+def _fresh(tmp: Path, code: str, **env: str) -> dict:
+    full = {**os.environ, "NUMBA_CACHE_DIR": str(tmp / "cache"), **env,
+            "PYTHONPATH": f"{tmp}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_caller_cached_before_its_callee_compiled_loads_in_a_new_process(tmp_path: Path) -> None:
+    (tmp_path / "callee.py").write_text(textwrap.dedent(CALLEE))
+    (tmp_path / "caller.py").write_text(textwrap.dedent(CALLER))
+    first = _fresh(tmp_path, FIRST)
+    assert first == {"deferred": True, "before": 0, "value": 10.0, "waits": 1}
+    second = _fresh(tmp_path, SECOND)
+    assert second == {"value": 10.0, "hits": {"use": 1, "grow": 1}}
+
+
+# --------------------------------------------------------------------------- the engine
+
+ENGINE_RUN = """
+import json, sys, time
+from numba.core import event
+import quantkit as qk
+from quantkit.engine import prefetch
+compiled = []
+class Seen(event.Listener):
+    def on_start(self, ev): compiled.append(ev.data["dispatcher"].py_func.__name__)
+    def on_end(self, ev): pass
+event.register("numba:compile", Seen())
+if sys.argv[2] == "fails":
+    prefetch._CHILD = "import sys; sys.exit(3)"
+elif sys.argv[2] == "hangs":
+    prefetch._CHILD = "import time; time.sleep(60)"
+    prefetch.WAIT_S = 0.5
+res = qk.backtest(sys.argv[1], strategies=[qk.strategies.momentum(span=20)], latency_ms=1.0)
+child = prefetch._child
+print(json.dumps({"compiled": sorted(set(compiled)),
+                  "child": None if child is None else child.proc.poll(),
+                  "fills": res.fills.rows(), "orders": res.orders.rows(),
+                  "summary": res.summary.rows()}, default=str))
+"""
+HELPERS = ["accept_orders", "close_open", "log_order", "match_slot", "record_fill"]
+
+
+def _engine(tmp: Path, sample: Path, child: str = "normal", **env: str) -> dict:
+    cache = tmp / f"cache-{child}-{'-'.join(env.values())}"
+    full = {**os.environ, **env, "NUMBA_CACHE_DIR": str(cache), "QUANTKIT_CACHE_DIR": str(cache)}
+    out = subprocess.run(
+        [sys.executable, "-c", ENGINE_RUN, str(sample), child],
+        env=full, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_cold_backtest_compiles_the_helpers_in_another_process_with_the_same_results(
+    tmp_path: Path, bundled_sample: Path
+) -> None:
+    on = _engine(tmp_path, bundled_sample)
+    off = _engine(tmp_path, bundled_sample, QUANTKIT_NUMBA_PREFETCH="0")
+    assert on["child"] == 0
+    assert not set(HELPERS) & set(on["compiled"])  # its signatures are the drivers' calls
+    assert {"replay_one", "_slow"} <= set(on["compiled"])
+    assert off["child"] is None and set(HELPERS) <= set(off["compiled"])
+    assert len(on["fills"]) > 10
+    for table in ("fills", "orders", "summary"):
+        assert on[table] == off[table]
+    again = _engine(tmp_path, bundled_sample)  # the same cache: everything loads
+    assert again["compiled"] == [] and again["child"] is None and again["fills"] == on["fills"]
+
+
+@pytest.mark.parametrize("child", ["fails", "hangs"])
+def test_when_the_other_process_fails_the_helpers_compile_here(
+    tmp_path: Path, bundled_sample: Path, child: str
+) -> None:
+    run = _engine(tmp_path, bundled_sample, child)
+    off = _engine(tmp_path, bundled_sample, QUANTKIT_NUMBA_PREFETCH="0")
+    assert run["child"] == (3 if child == "fails" else -9)
+    assert set(HELPERS) <= set(run["compiled"])
+    for table in ("fills", "orders", "summary"):
+        assert run[table] == off[table]
