@@ -23,6 +23,10 @@ callers that numba builds without loading them (``cfunc``, ahead-of-time compila
 their direct callee in. (An AOT-compiled module whose callee calls another separate function
 does not import: numba's deprecated ``pycc`` is not supported.)
 
+A caller may also be compiled before its callee, against a declared signature
+(:mod:`quantkit.jitdefer`): it then calls a symbol of its own (the callee's flags, part of the
+callee's symbol, are not known yet), published by :func:`load_deferred` in later processes.
+
 numba's on-disk cache keeps a caller's machine code with the symbols unresolved. Before numba
 loads it, the caller's ``reload_init`` hooks load (or compile) each function it declares and
 publish it; the hooks are attached to every library whose code declares a published symbol, also

@@ -4,7 +4,8 @@ Prints, for N rows (default 10M) of `quantkit data synth` ticks:
   1. the plain numba loop (the limit): events/s, best of 3
   2. the engine in memory, warm, fed the columns a backtest reads: events/s (best of 3, ratio)
   3. the engine end-to-end from Parquet via the CLI (`quantkit backtest --json`): rows/s, peak RSS
-  4. first call with an empty numba cache (wall and CPU, and the compile time of each function
+  4. first call with an empty numba cache (wall; CPU of the process and of the one that compiles
+     the engine's helpers meanwhile, quantkit.engine.prefetch; the compile time of each function
      in the last run), and with a warm cache (fresh processes, --cold-runs times: min / median /
      max); for scale, the plain loop's own first call with an empty cache, and CPython's speed
      on a plain loop (compiling is Python work)
@@ -166,13 +167,19 @@ class Llvm(event.Listener):
 own, llvm = Own(), Llvm()
 event.register("numba:compile", own)
 event.register("numba:llvm_lock", llvm)
+import resource
 import quantkit as qk, quantkit.jitlink as link, quantkit.jitmemo as memo
+from quantkit.engine import prefetch
 t, c = time.perf_counter(), time.process_time()
 qk.backtest(sys.argv[1], accounting="linear")
 wall, cpu = time.perf_counter() - t, time.process_time() - c
+if prefetch._child is not None:
+    prefetch._child.wait()  # (it has exited: the first order waited for it)
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 stats = memo.stats() if memo.installed() else None
 print(json.dumps({"wall": wall, "cpu": cpu, "own": own.own, "memo": stats, "llvm": llvm.cpu,
-                  "linked": link.enabled()}))
+                  "linked": link.enabled(), "child": prefetch.child_status(),
+                  "child_cpu": ru.ru_utime + ru.ru_stime}))
 """
 #: the plain loop's first call in a fresh process (numba's set-up and one compile): the scale
 #: of compile times on this machine and Python build (bench_backtest imports quantkit, so the
@@ -272,7 +279,8 @@ def main() -> None:
             plain.append(first_plain(env_cold))
     print(
         f"first call          : {_spread([r['wall'] for r in cold])} s with an empty numba"
-        f" cache (CPU {_spread([r['cpu'] for r in cold])} s),"
+        f" cache (CPU {_spread([r['cpu'] for r in cold])} s here"
+        f" + {_spread([r['child_cpu'] for r in cold])} s in the helpers' process),"
         f" {_spread([r['wall'] for r in warm])} s cached"
         "  (min / median / max; targets: <= 3 s, <= 1 s)"
     )
@@ -295,6 +303,16 @@ def main() -> None:
             "on (the engine's helpers are called at run time, not linked into each caller)"
             if cold[-1]["linked"]
             else "off (QUANTKIT_NUMBA_LINK=0, or a numba it was not checked with)"
+        )
+    )
+    child = cold[-1]["child"]
+    print(
+        "  quantkit.engine.prefetch: "
+        + (
+            "off (QUANTKIT_NUMBA_PREFETCH=0, jitlink off, or helpers cached)"
+            if child is None
+            else f"the helpers compiled in a second process (exit status {child}) while this"
+            " one compiled the driver"
         )
     )
     plain_s = _spread([r["wall"] for r in plain])

@@ -34,7 +34,9 @@ _ENGINE_FILES = (
     "driver_template", "events", "matching", "accounting", "layout", "orders", "hooks", "jit",
     "timers",
 )  # fmt: skip
-_PACKAGE_FILES = (*(f"engine/{f}.py" for f in _ENGINE_FILES), "options/black76.py", "jitlink.py")
+_PACKAGE_FILES = (
+    *(f"engine/{f}.py" for f in _ENGINE_FILES), "options/black76.py", "jitlink.py", "jitdefer.py",
+)  # fmt: skip
 #: global values numba freezes into the machine code (an edit to them must compile anew)
 _CONSTANT_TYPES = (bool, int, float, complex, str, bytes, tuple, np.generic)
 _loaded: dict[str, types.ModuleType] = {}

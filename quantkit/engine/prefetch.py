@@ -35,7 +35,9 @@ WAIT_S = 120.0
 
 #: the process's code: stub every package of quantkit (no __init__ runs), then compile
 _CHILD = """\
-import os, sys, types
+import sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # not the working directory's files
+import os, types
 package = sys.argv[1]
 for root, _dirs, files in os.walk(package):
     if "__init__.py" in files:
@@ -119,9 +121,13 @@ def prefetch() -> bool:
     if not jitlink.enabled():
         return False
     todo = [(d, a) for d, a in helper_signatures() if _needs_compiling(d, a)]
-    if not todo:
+    if not todo or not sys.executable:
         return False
-    _child = child = _Child(_start())
+    try:
+        proc = _start()
+    except OSError:  # no process to be had: everything compiles here, as without
+        return False
+    _child = child = _Child(proc)
     atexit.register(child.stop)
     for disp, argtypes in todo:
         jitdefer.expect(disp, argtypes, types.none, child.wait)
