@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import ctypes
 import inspect
-import sys
-import traceback
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -69,6 +68,7 @@ class Deferred:
 
 
 _entries: list[Deferred] = []
+_local = threading.local()  #: per thread: the exception a trampoline's resolution raised
 
 
 def expect(disp: Any, argtypes: tuple[Any, ...], restype: Any, wait: Callable[[], None]) -> bool:
@@ -77,7 +77,11 @@ def expect(disp: Any, argtypes: tuple[Any, ...], restype: Any, wait: Callable[[]
     failed: it is then compiled here). False (nothing deferred) when ``disp`` is not a
     :func:`quantkit.jitlink.separate` function, has that overload already, or its overloads
     are not published (see :mod:`quantkit.jitlink`)."""
-    argtypes = tuple(argtypes)
+    with global_compiler_lock:  # one entry and trampoline per overload, also across threads
+        return _expect(disp, tuple(argtypes), restype, wait)
+
+
+def _expect(disp: Any, argtypes: tuple[Any, ...], restype: Any, wait: Callable[[], None]) -> bool:
     deferred = getattr(disp, "_deferred", None)
     if deferred is None or argtypes in disp.overloads or argtypes in deferred:
         return False
@@ -93,8 +97,7 @@ def expect(disp: Any, argtypes: tuple[Any, ...], restype: Any, wait: Callable[[]
     if name in jitlink.published():
         return False
     entry = Deferred(disp, argtypes, restype, name, wait, len(_entries))
-    with global_compiler_lock:
-        entry.trampoline = _trampoline(entry)
+    entry.trampoline = _trampoline(entry)
     _entries.append(entry)
     jitlink.add_deferred_hook(name, disp, argtypes, restype)
     impl = jitlink.symbol_call(desc, name)
@@ -118,16 +121,28 @@ def resolve(entry: Deferred) -> int:
     return entry.cell.value
 
 
+def take_failure() -> BaseException | None:
+    """The exception that made a trampoline fail in this thread since the last call, if any.
+    The trampoline returned numba's error status, so its jitted caller raised ``SystemError``;
+    this is the cause (a ``KeyboardInterrupt`` while waiting, a function that no longer
+    compiles...)."""
+    failure: BaseException | None = getattr(_local, "failure", None)
+    _local.failure = None
+    return failure
+
+
 @_RESOLVER_TYPE
 def _resolver(index: int) -> int:
     """What a trampoline calls when its cell is empty: the address (0 when it failed; the
-    trampoline then returns numba's error status and the caller raises)."""
+    trampoline then returns numba's error status and the caller raises, see
+    :func:`take_failure`)."""
     entry = _entries[index]
     try:
         return resolve(entry)
-    except BaseException:  # nothing may escape into the jitted caller
-        entry.failure = entry.failure or traceback.format_exc()
-        sys.stderr.write(f"quantkit: cannot load {entry.name}:\n{traceback.format_exc()}")
+    except BaseException as exc:  # nothing may escape into the jitted caller
+        if isinstance(exc, Exception):
+            entry.failure = entry.failure or f"{type(exc).__name__}: {exc}"
+        _local.failure = exc
         return 0
 
 

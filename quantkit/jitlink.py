@@ -25,7 +25,7 @@ does not import: numba's deprecated ``pycc`` is not supported.)
 
 A caller may also be compiled before its callee, against a declared signature
 (:mod:`quantkit.jitdefer`): it then calls a symbol of its own (the callee's flags, part of the
-callee's symbol, are not known yet), published by :func:`load_deferred` in later processes.
+callee's symbol, are not known yet), which its hooks publish in later processes.
 
 numba's on-disk cache keeps a caller's machine code with the symbols unresolved. Before numba
 loads it, the caller's ``reload_init`` hooks load (or compile) each function it declares and
@@ -213,12 +213,14 @@ def _publish(disp: Any, cres: Any, name: str) -> None:
     ll.add_symbol(name, address)
     _published[name] = (disp, argtypes)
     add_hook(name, disp, argtypes)
-    entry = getattr(disp, "_deferred", {}).pop(argtypes, None)
+    deferred = getattr(disp, "_deferred", {})
+    entry = deferred.get(argtypes)
     if entry is not None:  # callers built before it call through its trampoline's cell
         if entry.restype == fndesc.restype:
-            entry.cell.value = address
+            entry.cell.value = address  # (before it leaves _deferred: see jitdefer.resolve)
         else:  # they would read a return value of another type: their call fails instead
             entry.failure = f"it returns {fndesc.restype}, not {entry.restype} as declared"
+        deferred.pop(argtypes, None)
 
 
 def add_hook(name: str, disp: Any, argtypes: tuple[Any, ...]) -> None:
@@ -278,7 +280,15 @@ def load(*key: Any) -> None:
     """``load(module, qualname, argtypes, expected)``: load (from numba's cache) or compile
     ``module.qualname`` for ``argtypes`` and publish it as ``expected``. The ``reload_init`` hook
     of a cached caller, run before numba loads the caller's machine code. Raises
-    :class:`StaleLink` when that is not possible, or the hook has another format."""
+    :class:`StaleLink` when that is not possible, or the hook has another format.
+
+    ``load(module, qualname, argtypes, name, restype)``: the hook of a caller compiled against
+    a deferred signature (:mod:`quantkit.jitdefer`): load the function the same way, check
+    that it returns ``restype`` (as text) and publish it as ``name`` too. (Versions of
+    ``load`` before this form existed reject it: a cache miss, not an error.)"""
+    if len(key) == 5:
+        _load_deferred(*key)
+        return
     if len(key) != 4:
         raise StaleLink(f"a cached caller's hook of another format: {key!r}")
     module, qualname, argtypes, expected = key
@@ -305,21 +315,16 @@ def add_deferred_hook(name: str, disp: Any, argtypes: tuple[Any, ...], restype: 
     symbol of a deferred signature (:mod:`quantkit.jitdefer`): callers compiled against it
     did not know the flags the function compiles with, which its own symbol holds."""
     py = disp.py_func
-    key = (py.__module__, py.__qualname__, argtypes, str(restype), name)
-    _hooks[name] = functools.partial(load_deferred, *key)
+    key = (py.__module__, py.__qualname__, argtypes, name, str(restype))
+    _hooks[name] = functools.partial(load, *key)
 
 
-def load_deferred(*key: Any) -> None:
-    """``load_deferred(module, qualname, argtypes, restype, name)``: :func:`load` the function,
-    check that it returns ``restype`` (as text) and publish it as ``name`` too. The hook of a
-    cached caller that was compiled against a deferred signature."""
-    if len(key) != 5:
-        raise StaleLink(f"a cached caller's hook of another format: {key!r}")
-    module, qualname, argtypes, restype, name = key
+def _load_deferred(module: str, qualname: str, argtypes: Any, name: str, restype: str) -> None:
+    """:func:`load` of a deferred signature's symbol ``name``."""
     try:
         disp = _lookup(module, qualname)
         entry = getattr(disp, "_deferred", {}).get(argtypes)
-        if entry is not None:
+        if entry is not None:  # another process is compiling it into the cache
             entry.wait()
         disp.compile(argtypes)
         cres = disp.overloads[argtypes]
@@ -333,7 +338,7 @@ def load_deferred(*key: Any) -> None:
 
         ll.add_symbol(name, cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name))
         _published[name] = (disp, argtypes)
-        _hooks[name] = functools.partial(load_deferred, *key)
+        _hooks[name] = functools.partial(load, module, qualname, argtypes, name, restype)
     elif holder != (disp, argtypes):
         raise StaleLink(f"{name} is published for another function")
 

@@ -79,15 +79,73 @@ def _use_counted(x):
     return _counted(x)
 
 
-def test_a_wrong_declared_return_type_fails_the_call_instead_of_misreading_it(capfd) -> None:
+def test_a_wrong_declared_return_type_fails_the_call_instead_of_misreading_it() -> None:
     assert jitdefer.expect(_counted, (I8,), F8, wait=lambda: None)  # it returns int64
     with pytest.raises(SystemError):
         _use_counted(1)
-    entry = next(e for e in jitdefer._entries if e.disp is _counted)
-    assert "returns int64, not float64" in (entry.failure or "")
-    assert "cannot be called: it returns int64" in capfd.readouterr().err
+    failure = jitdefer.take_failure()
+    assert isinstance(failure, jitlink.StaleLink) and "returns int64, not float64" in str(failure)
+    assert jitdefer.take_failure() is None  # taken
     with pytest.raises(SystemError):  # and again: the trampoline never calls it
         _use_counted(2)
+    assert "returns int64" in str(jitdefer.take_failure())
+
+
+@jitlink.separate(cache=False)
+def _negated(x):
+    return -x
+
+
+@njit(cache=False)
+def _use_negated(x):
+    return _negated(x)
+
+
+def test_an_interrupted_wait_is_handed_back_and_the_next_call_loads_the_function() -> None:
+    waits: list[int] = []
+
+    def wait() -> None:
+        waits.append(1)
+        if len(waits) == 1:
+            raise KeyboardInterrupt
+
+    assert jitdefer.expect(_negated, (F8,), F8, wait=wait)
+    with pytest.raises(SystemError):
+        _use_negated(1.0)
+    assert isinstance(jitdefer.take_failure(), KeyboardInterrupt)
+    assert _use_negated(2.0) == -2.0 and len(waits) == 2
+    assert jitdefer.take_failure() is None
+
+
+@jitlink.separate(cache=False)
+def _plus(x):
+    return x + 1.0
+
+
+@njit(cache=False)
+def _use_plus(x):
+    return _plus(x)
+
+
+def test_threads_that_expect_and_call_at_once_share_one_trampoline() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def go(k: int) -> float:
+        jitdefer.expect(_plus, (F8,), F8, wait=lambda: None)
+        return float(_use_plus(float(k)))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(go, range(8))) == [k + 1.0 for k in range(8)]
+    assert [e.disp for e in jitdefer._entries].count(_plus) == 1
+    assert sorted(e.index for e in jitdefer._entries) == list(range(len(jitdefer._entries)))
+
+
+def test_a_deferred_hook_has_a_format_older_versions_reject() -> None:
+    entry = next(e for e in jitdefer._entries if e.disp is _tripled)
+    hook = jitlink._hooks[entry.name]
+    # load() before deferred signatures took exactly 4 items and made anything else a cache
+    # miss: a cache this version writes never reaches an older one's linker
+    assert hook.func is jitlink.load and len(hook.args) == 5
 
 
 def _make() -> object:
@@ -171,14 +229,32 @@ class Seen(event.Listener):
     def on_start(self, ev): compiled.append(ev.data["dispatcher"].py_func.__name__)
     def on_end(self, ev): pass
 event.register("numba:compile", Seen())
+def run():
+    return qk.backtest(sys.argv[1], strategies=[qk.strategies.momentum(span=20)],
+                       latency_ms=1.0)
 if sys.argv[2] == "fails":
     prefetch._CHILD = "import sys; sys.exit(3)"
 elif sys.argv[2] == "hangs":
     prefetch._CHILD = "import time; time.sleep(60)"
     prefetch.WAIT_S = 0.5
-res = qk.backtest(sys.argv[1], strategies=[qk.strategies.momentum(span=20)], latency_ms=1.0)
+elif sys.argv[2] == "interrupted":
+    def wait(self): raise KeyboardInterrupt
+    prefetch._Child.wait = wait
+    try:
+        run()
+    except BaseException as exc:
+        print(json.dumps({"raised": type(exc).__name__}))
+    sys.exit(0)
+if sys.argv[2] == "threads":
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(lambda _: run(), range(3)))
+    assert all(r.fills.rows() == runs[0].fills.rows() for r in runs), "threads differ"
+    res = runs[0]
+else:
+    res = run()
 child = prefetch._child
-print(json.dumps({"compiled": sorted(set(compiled)),
+print(json.dumps({"compiled": sorted(set(compiled)), "package": qk.__file__,
                   "child": None if child is None else child.proc.poll(),
                   "fills": res.fills.rows(), "orders": res.orders.rows(),
                   "summary": res.summary.rows()}, default=str))
@@ -191,7 +267,7 @@ def _engine(tmp: Path, sample: Path, child: str = "normal", **env: str) -> dict:
     full = {**os.environ, **env, "NUMBA_CACHE_DIR": str(cache), "QUANTKIT_CACHE_DIR": str(cache)}
     out = subprocess.run(
         [sys.executable, "-c", ENGINE_RUN, str(sample), child],
-        env=full, capture_output=True, text=True,
+        env=full, capture_output=True, text=True, cwd=tmp,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -211,6 +287,48 @@ def test_a_cold_backtest_compiles_the_helpers_in_another_process_with_the_same_r
         assert on[table] == off[table]
     again = _engine(tmp_path, bundled_sample)  # the same cache: everything loads
     assert again["compiled"] == [] and again["child"] is None and again["fills"] == on["fills"]
+
+
+def test_threads_running_cold_backtests_at_once_share_one_process(
+    tmp_path: Path, bundled_sample: Path
+) -> None:
+    run = _engine(tmp_path, bundled_sample, "threads")
+    off = _engine(tmp_path, bundled_sample, QUANTKIT_NUMBA_PREFETCH="0")
+    assert run["child"] == 0 and not set(HELPERS) & set(run["compiled"])
+    assert run["fills"] == off["fills"]
+
+
+def test_a_package_imported_through_a_symlink_shares_the_other_process_s_cache(
+    tmp_path: Path, bundled_sample: Path
+) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(Path(__file__).resolve().parents[1], target_is_directory=True)
+    path = f"{link}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    run = _engine(tmp_path, bundled_sample, PYTHONPATH=path)
+    assert run["package"].startswith(str(link))
+    assert run["child"] == 0 and not set(HELPERS) & set(run["compiled"])
+
+
+def test_ctrl_c_while_the_first_order_waits_is_not_blamed_on_the_strategy(
+    tmp_path: Path, bundled_sample: Path
+) -> None:
+    assert _engine(tmp_path, bundled_sample, "interrupted") == {"raised": "KeyboardInterrupt"}
+
+
+def test_no_second_process_with_one_cpu_in_a_pool_worker_or_when_off(monkeypatch) -> None:
+    from quantkit.engine import prefetch
+
+    monkeypatch.delenv("QUANTKIT_NUMBA_PREFETCH", raising=False)
+    assert prefetch._worth_it() == (len(os.sched_getaffinity(0)) >= 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert not prefetch._worth_it()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert prefetch._worth_it()
+    monkeypatch.setattr("multiprocessing.parent_process", lambda: object())
+    assert not prefetch._worth_it()
+    monkeypatch.undo()
+    monkeypatch.setenv("QUANTKIT_NUMBA_PREFETCH", "0")
+    assert not prefetch._worth_it()
 
 
 @pytest.mark.parametrize("child", ["fails", "hangs"])

@@ -50,6 +50,7 @@ from quantkit.engine.matching import external_cancel
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import Strategy, StrategyConfig
 from quantkit.errors import ConfigError, KernelError, QuantkitError, did_you_mean
+from quantkit.jitdefer import take_failure
 
 LOG_CAPACITY = 1 << 16
 
@@ -396,6 +397,13 @@ class StrategyGroup:
         except QuantkitError:
             raise
         except Exception as exc:
+            failure = take_failure()  # loading a helper failed, not the strategy
+            if failure is not None and not isinstance(failure, Exception):
+                raise failure from None  # Ctrl-C while the first order waited for the helpers
+            if failure is not None:
+                raise KernelError(
+                    f"the engine's order helpers could not be loaded: {_describe(failure)}"
+                ) from failure
             raise KernelError(f"{self._where()}: {_describe(exc)}") from exc
 
     def _where(self) -> str:
