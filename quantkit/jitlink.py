@@ -292,22 +292,29 @@ def load(*key: Any) -> None:
     if len(key) != 4:
         raise StaleLink(f"a cached caller's hook of another format: {key!r}")
     module, qualname, argtypes, expected = key
+    disp, cres = _compiled(module, qualname, argtypes)
+    holder = _published.get(expected)
+    if symbol(cres.fndesc) != expected or holder not in (None, (disp, argtypes)):
+        raise StaleLink(f"{module}.{qualname}{argtypes} no longer compiles to {expected}")
+    if holder is None:  # a plain dispatcher (QUANTKIT_NUMBA_LINK=0) publishes here
+        _publish(disp, cres, expected)
+
+
+def _compiled(module: str, qualname: str, argtypes: Any) -> tuple[Any, Any]:
+    """``module.qualname`` and its overload for ``argtypes``, loaded from numba's cache (after
+    the process compiling it there, if it is deferred) or compiled; :class:`StaleLink` if the
+    function is gone, renamed or no longer compiles (its cached callers are stale)."""
     try:
         disp = _lookup(module, qualname)
         entry = getattr(disp, "_deferred", {}).get(argtypes)
         if entry is not None:  # another process is compiling it into the cache
             entry.wait()
         disp.compile(argtypes)
-        cres = disp.overloads[argtypes]
+        return disp, disp.overloads[argtypes]
     except StaleLink:
         raise
-    except Exception as exc:  # gone, renamed, no longer compiles: the caller is stale
+    except Exception as exc:
         raise StaleLink(f"{module}.{qualname}{argtypes}: {exc}") from exc
-    holder = _published.get(expected)
-    if symbol(cres.fndesc) != expected or holder not in (None, (disp, argtypes)):
-        raise StaleLink(f"{module}.{qualname}{argtypes} no longer compiles to {expected}")
-    if holder is None:  # a plain dispatcher (QUANTKIT_NUMBA_LINK=0) publishes here
-        _publish(disp, cres, expected)
 
 
 def add_deferred_hook(name: str, disp: Any, argtypes: tuple[Any, ...], restype: Any) -> None:
@@ -321,15 +328,7 @@ def add_deferred_hook(name: str, disp: Any, argtypes: tuple[Any, ...], restype: 
 
 def _load_deferred(module: str, qualname: str, argtypes: Any, name: str, restype: str) -> None:
     """:func:`load` of a deferred signature's symbol ``name``."""
-    try:
-        disp = _lookup(module, qualname)
-        entry = getattr(disp, "_deferred", {}).get(argtypes)
-        if entry is not None:  # another process is compiling it into the cache
-            entry.wait()
-        disp.compile(argtypes)
-        cres = disp.overloads[argtypes]
-    except Exception as exc:
-        raise StaleLink(f"{module}.{qualname}{argtypes}: {exc}") from exc
+    disp, cres = _compiled(module, qualname, argtypes)
     if str(cres.fndesc.restype) != restype:
         raise StaleLink(f"{module}.{qualname}{argtypes} now returns {cres.fndesc.restype}")
     holder = _published.get(name)
