@@ -42,6 +42,7 @@ from quantkit import jitlink
 #: the numba status a trampoline returns when the function cannot be had (a Python error)
 _RETCODE_EXC = -1
 _RESOLVER_TYPE = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_int64)
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 @dataclass(eq=False)
@@ -86,6 +87,9 @@ def _expect(disp: Any, argtypes: tuple[Any, ...], restype: Any, wait: Callable[[
     if deferred is None or argtypes in disp.overloads or argtypes in deferred:
         return False
     py = disp.py_func
+    params = inspect.signature(py).parameters.values()
+    if len(params) != len(argtypes) or any(p.kind not in _POSITIONAL for p in params):
+        return False  # numba folds defaults and varargs into the types: keep it simple
     desc = SimpleNamespace(
         modname=py.__module__, qualname=py.__qualname__, argtypes=argtypes, restype=restype,
         abi_tags=("deferred",), noalias=False,
@@ -122,10 +126,11 @@ def resolve(entry: Deferred) -> int:
 
 
 def take_failure() -> BaseException | None:
-    """The exception that made a trampoline fail in this thread since the last call, if any.
-    The trampoline returned numba's error status, so its jitted caller raised ``SystemError``;
-    this is the cause (a ``KeyboardInterrupt`` while waiting, a function that no longer
-    compiles...)."""
+    """The exception a trampoline's resolution raised in this thread since the last call, if
+    any. An ``Exception`` made the trampoline return numba's error status, so its jitted caller
+    raised ``SystemError`` (this is the cause). A ``KeyboardInterrupt`` while waiting for the
+    other process did not: the function was compiled here and the caller ran to its end; raise
+    it once the caller has returned."""
     failure: BaseException | None = getattr(_local, "failure", None)
     _local.failure = None
     return failure
@@ -139,11 +144,17 @@ def _resolver(index: int) -> int:
     entry = _entries[index]
     try:
         return resolve(entry)
-    except BaseException as exc:  # nothing may escape into the jitted caller
-        if isinstance(exc, Exception):
-            entry.failure = entry.failure or f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # nothing may escape into the jitted caller
+        entry.failure = entry.failure or f"{type(exc).__name__}: {exc}"
         _local.failure = exc
         return 0
+    except BaseException as exc:  # Ctrl-C while waiting: the caller's event must still finish
+        _local.failure = exc  # (a live strategy's order would otherwise be left half sent)
+        try:
+            entry.disp.compile(entry.argtypes)  # here, not waiting for the other process
+        except BaseException:
+            return 0
+        return entry.cell.value
 
 
 def _trampoline(entry: Deferred) -> Any:

@@ -97,24 +97,28 @@ def _negated(x):
 
 
 @njit(cache=False)
-def _use_negated(x):
-    return _negated(x)
+def _use_negated(x, out):
+    out[0] = _negated(x)
+    out[1] = 1.0  # after the call: the event runs to its end
 
 
-def test_an_interrupted_wait_is_handed_back_and_the_next_call_loads_the_function() -> None:
+def test_ctrl_c_while_waiting_compiles_here_lets_the_caller_finish_and_is_handed_back() -> None:
+    import numpy as np
+
     waits: list[int] = []
 
     def wait() -> None:
         waits.append(1)
-        if len(waits) == 1:
-            raise KeyboardInterrupt
+        raise KeyboardInterrupt
 
     assert jitdefer.expect(_negated, (F8,), F8, wait=wait)
-    with pytest.raises(SystemError):
-        _use_negated(1.0)
+    out = np.zeros(2)
+    _use_negated(2.0, out)
+    assert list(out) == [-2.0, 1.0] and waits == [1]
     assert isinstance(jitdefer.take_failure(), KeyboardInterrupt)
-    assert _use_negated(2.0) == -2.0 and len(waits) == 2
     assert jitdefer.take_failure() is None
+    _use_negated(3.0, out)
+    assert out[0] == -3.0 and waits == [1] and jitdefer.take_failure() is None
 
 
 @jitlink.separate(cache=False)
@@ -156,7 +160,14 @@ def _make() -> object:
     return inner
 
 
+@jitlink.separate(cache=False)
+def _with_default(x, k=2.0):
+    return x * k
+
+
 def test_expect_declines_what_it_cannot_defer() -> None:
+    # numba folds an omitted default into the types: (x) is not a signature of all parameters
+    assert not jitdefer.expect(_with_default, (F8,), F8, wait=lambda: None)
     plain = njit(lambda x: x)
     assert not jitdefer.expect(plain, (F8,), F8, wait=lambda: None)  # not separate
     assert not jitdefer.expect(_make(), (F8,), F8, wait=lambda: None)  # not found by name
@@ -331,13 +342,71 @@ def test_no_second_process_with_one_cpu_in_a_pool_worker_or_when_off(monkeypatch
     assert not prefetch._worth_it()
 
 
+def test_with_the_drivers_cached_the_helpers_compile_here_without_a_second_process(
+    tmp_path: Path, bundled_sample: Path
+) -> None:
+    first = _engine(tmp_path, bundled_sample)
+    cache = tmp_path / "cache-normal-"
+    helpers = [f for f in cache.rglob("matching.*") if f.suffix in (".nbi", ".nbc")]
+    assert helpers and first["child"] == 0
+    for f in helpers:  # what jitcache does after an edit of the package (drivers stay)
+        f.unlink()
+    again = _engine(tmp_path, bundled_sample)
+    assert again["child"] is None and set(HELPERS) <= set(again["compiled"])
+    assert "replay_one" not in again["compiled"] and again["fills"] == first["fills"]
+
+
+def test_the_second_process_ignores_ctrl_c_and_stops_between_functions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+    import time
+
+    from quantkit.engine import prefetch
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    child = prefetch._Child(prefetch._start())
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.rglob("*.nbi")) and child.proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)  # until its first function is cached: it is compiling
+    child.proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    assert child.proc.poll() is None  # Ctrl-C is for the process that started it
+    child.stop()
+    assert child.returncode == 0  # it finished the function, then stopped
+
+
+def test_a_cpu_quota_below_two_cpus_means_no_second_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quantkit.engine import prefetch
+
+    v2, quota, period = tmp_path / "cpu.max", tmp_path / "quota", tmp_path / "period"
+    monkeypatch.setattr(prefetch, "CGROUP_V2", v2)
+    monkeypatch.setattr(prefetch, "CGROUP_V1", (quota, period))
+    assert prefetch._cgroup_cpus() == float("inf")  # no files: no quota
+    quota.write_text("-1\n")
+    period.write_text("100000\n")
+    assert prefetch._cgroup_cpus() == float("inf")  # cgroup v1 without a quota
+    quota.write_text("150000\n")
+    assert prefetch._cgroup_cpus() == 1.5
+    monkeypatch.delenv("QUANTKIT_NUMBA_PREFETCH", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert not prefetch._worth_it()
+    v2.write_text("max 100000\n")
+    assert prefetch._cgroup_cpus() == float("inf") and prefetch._worth_it()
+    v2.write_text("200000 100000\n")
+    assert prefetch._cgroup_cpus() == 2.0 and prefetch._worth_it()
+
+
 @pytest.mark.parametrize("child", ["fails", "hangs"])
 def test_when_the_other_process_fails_the_helpers_compile_here(
     tmp_path: Path, bundled_sample: Path, child: str
 ) -> None:
     run = _engine(tmp_path, bundled_sample, child)
     off = _engine(tmp_path, bundled_sample, QUANTKIT_NUMBA_PREFETCH="0")
-    assert run["child"] == (3 if child == "fails" else -9)
+    assert run["child"] == (3 if child == "fails" else -15)  # stopped with SIGTERM
     assert set(HELPERS) <= set(run["compiled"])
     for table in ("fills", "orders", "summary"):
         assert run[table] == off[table]

@@ -393,18 +393,22 @@ class StrategyGroup:
                     f"{_describe(exc)}{hint}"
                 ) from exc
         try:
-            return fn(*args)
+            out = fn(*args)
         except QuantkitError:
             raise
         except Exception as exc:
             failure = take_failure()  # loading a helper failed, not the strategy
             if failure is not None and not isinstance(failure, Exception):
-                raise failure from None  # Ctrl-C while the first order waited for the helpers
+                raise failure from None  # interrupted twice: waiting, then compiling here
             if failure is not None:
                 raise KernelError(
                     f"the engine's order helpers could not be loaded: {_describe(failure)}"
                 ) from failure
             raise KernelError(f"{self._where()}: {_describe(exc)}") from exc
+        interrupted = take_failure()  # Ctrl-C while the first order waited for the helpers
+        if interrupted is not None:
+            raise interrupted  # the event was handled to its end first
+        return out
 
     def _where(self) -> str:
         """``strategy 'label' <event>``: the instance the driver was running and its event."""

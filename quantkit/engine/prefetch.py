@@ -25,10 +25,13 @@ Usage (the Engine does it before compiling drivers)::
 from __future__ import annotations
 
 import atexit
+import math
 import os
+import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +63,11 @@ class _Child:
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc = proc
         self.returncode: int | None = None
+        # reaped as soon as it exits, also when nothing waits for it (no zombie)
+        threading.Thread(target=proc.wait, name="quantkit-prefetch-reaper", daemon=True).start()
 
     def wait(self) -> None:
-        """Return when the process has exited (killing it after :data:`WAIT_S`)."""
+        """Return when the process has exited (stopping it after :data:`WAIT_S`)."""
         if self.returncode is not None:
             return
         try:
@@ -71,9 +76,15 @@ class _Child:
             self.stop()
 
     def stop(self) -> None:
-        """Kill the process if it still runs (numba writes each cache file atomically)."""
+        """Stop the process if it still runs: it finishes the function it is compiling (numba
+        writes a cache entry as two files, index first: killed between them, the index would
+        point at another version's code), killed only if that takes more than 10 s."""
         if self.proc.poll() is None:
-            self.proc.kill()
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10.0)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
         self.returncode = self.proc.wait()
 
 
@@ -106,16 +117,23 @@ def compile_helpers() -> int:
     from quantkit.jitlink import install as install_link
     from quantkit.jitmemo import install as install_memo
 
+    stop = []
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the process that started it
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))  # stop between functions
     install_memo()
     install_link()
     for disp, argtypes in helper_signatures():
+        if stop:
+            return 0
         disp.compile(argtypes)
     return 0
 
 
-def prefetch() -> bool:
+def prefetch(callers: Sequence[Any] = ()) -> bool:
     """Start compiling the helpers in another process if they need compiling (once per
-    process); True if it started."""
+    process); True if it started. Not when every one of ``callers`` (the drivers' entry
+    points about to run) has machine code in numba's cache: their hooks would need the
+    helpers at once, and compiling here is then faster than waiting for a new process."""
     global _child
     from numba import types
 
@@ -123,6 +141,8 @@ def prefetch() -> bool:
 
     with _lock:  # backtests started in several threads at once start one process
         if _child is not None or not _worth_it():
+            return False
+        if callers and all(_has_cache_entries(c) for c in callers):
             return False
         todo = [(d, a) for d, a in helper_signatures() if _needs_compiling(d, a)]
         if not todo:
@@ -152,7 +172,45 @@ def _worth_it() -> bool:
         return False
     affinity = getattr(os, "sched_getaffinity", None)
     cpus = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-    return cpus >= 2
+    return min(cpus, _cgroup_cpus()) >= 2
+
+
+#: where a container's CPU quota is: cgroup v2 ("quota period" or "max period"), and v1
+CGROUP_V2 = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1 = (
+    Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+    Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+)
+
+
+def _cgroup_cpus() -> float:
+    """CPUs the process's cgroup quota allows (inf without a quota; CPU affinity does not
+    show a quota)."""
+    try:
+        quota, period = CGROUP_V2.read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota, period = (p.read_text().strip() for p in CGROUP_V1)
+        except (OSError, ValueError):
+            return math.inf
+    try:
+        q, per = float(quota), float(period)
+    except ValueError:  # "max": no quota
+        return math.inf
+    return q / per if q > 0 and per > 0 else math.inf
+
+
+def _has_cache_entries(disp: Any) -> bool:
+    """Whether numba's cache holds machine code of ``disp`` (for any signature)."""
+    from numba.core.caching import FunctionCache
+
+    cache = getattr(disp, "_cache", None)
+    if not isinstance(cache, FunctionCache):
+        return False
+    try:
+        return bool(cache._cache_file._load_index())
+    except Exception:  # numba's internals changed
+        return False
 
 
 def child_status() -> int | None:

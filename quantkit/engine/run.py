@@ -84,7 +84,8 @@ class Engine:
         if more is None:
             more = any(c in float_columns and c in needed for c in MORE_COLUMNS)
         self.more = more
-        prefetch()  # a cold start: the helpers compile in another process meanwhile
+        # a cold start: the helpers compile in another process while the drivers compile
+        prefetch([g.driver.replay_one if g.single else g.driver.replay for g in self.groups])
         for g in self.groups:
             g.more = more
             g.warm()
