@@ -69,7 +69,9 @@ class Deferred:
 
 
 _entries: list[Deferred] = []
-_local = threading.local()  #: per thread: the exception a trampoline's resolution raised
+#: per thread: ``failure``, the exception a trampoline's resolution raised; ``interrupt``, a
+#: KeyboardInterrupt that arrived while it waited
+_local = threading.local()
 
 
 def expect(disp: Any, argtypes: tuple[Any, ...], restype: Any, wait: Callable[[], None]) -> bool:
@@ -125,15 +127,24 @@ def resolve(entry: Deferred) -> int:
     return entry.cell.value
 
 
-def take_failure() -> BaseException | None:
-    """The exception a trampoline's resolution raised in this thread since the last call, if
-    any. An ``Exception`` made the trampoline return numba's error status, so its jitted caller
-    raised ``SystemError`` (this is the cause). A ``KeyboardInterrupt`` while waiting for the
-    other process did not: the function was compiled here and the caller ran to its end; raise
-    it once the caller has returned."""
-    failure: BaseException | None = getattr(_local, "failure", None)
+def take_failure() -> Exception | None:
+    """The exception that made a trampoline fail in this thread since the last call, if any:
+    the trampoline returned numba's error status, so its jitted caller raised ``SystemError``;
+    this is the cause (a function that no longer compiles, a wrong declared return type...)."""
+    failure: Exception | None = getattr(_local, "failure", None)
     _local.failure = None
     return failure
+
+
+def reraise_interrupt() -> None:
+    """Raise the ``KeyboardInterrupt`` (or ``SystemExit``) that arrived in this thread while
+    a trampoline waited for the other process, if one did. The function was then compiled here
+    and the jitted caller ran to its end: call this once the work that caller was part of is
+    complete (every strategy got the event), so that the interrupt leaves consistent state."""
+    interrupt: BaseException | None = getattr(_local, "interrupt", None)
+    _local.interrupt = None
+    if interrupt is not None:
+        raise interrupt
 
 
 @_RESOLVER_TYPE
@@ -149,10 +160,10 @@ def _resolver(index: int) -> int:
         _local.failure = exc
         return 0
     except BaseException as exc:  # Ctrl-C while waiting: the caller's event must still finish
-        _local.failure = exc  # (a live strategy's order would otherwise be left half sent)
+        _local.interrupt = exc  # (a live strategy's order would otherwise be left half sent)
         try:
             entry.disp.compile(entry.argtypes)  # here, not waiting for the other process
-        except BaseException:
+        except BaseException:  # interrupted again: give up (the caller raises SystemError)
             return 0
         return entry.cell.value
 

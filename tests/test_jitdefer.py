@@ -115,10 +115,13 @@ def test_ctrl_c_while_waiting_compiles_here_lets_the_caller_finish_and_is_handed
     out = np.zeros(2)
     _use_negated(2.0, out)
     assert list(out) == [-2.0, 1.0] and waits == [1]
-    assert isinstance(jitdefer.take_failure(), KeyboardInterrupt)
-    assert jitdefer.take_failure() is None
+    assert jitdefer.take_failure() is None  # not a failure: the function is there
+    with pytest.raises(KeyboardInterrupt):
+        jitdefer.reraise_interrupt()
+    jitdefer.reraise_interrupt()  # once
     _use_negated(3.0, out)
-    assert out[0] == -3.0 and waits == [1] and jitdefer.take_failure() is None
+    assert out[0] == -3.0 and waits == [1]
+    jitdefer.reraise_interrupt()
 
 
 @jitlink.separate(cache=False)
@@ -320,6 +323,73 @@ def test_a_package_imported_through_a_symlink_shares_the_other_process_s_cache(
     assert run["child"] == 0 and not set(HELPERS) & set(run["compiled"])
 
 
+SESSION_RUN = """
+import json, sys
+import quantkit as qk
+from quantkit.engine import prefetch
+sys.path.insert(0, sys.argv[1])
+from my_strategy import MyStrategy
+calls = []
+def wait(self):
+    calls.append(1)
+    if len(calls) == 1:
+        raise KeyboardInterrupt
+prefetch._Child.wait = wait
+sess = qk.Session([MyStrategy(), qk.strategies.momentum(span=2)], instruments=["X"], sim=False)
+sess.start(1)
+got, raised = [], None
+for k in range(1, 4):
+    try:
+        events = sess.on_quote(1000 * k, "X", 99.0 + k, 100.0 + k)
+        got += [(e.ts, e.instance, e.event) for e in events]
+    except KeyboardInterrupt:
+        raised = k
+seen = [int(g.ctxs["ts"][0]) for g in sess.engine.groups]
+print(json.dumps({"raised": raised, "rows": sess.rows, "seen": seen, "got": got}))
+"""
+
+
+def test_ctrl_c_while_an_order_waits_for_the_helpers_leaves_every_strategy_consistent(
+    tmp_path: Path,
+) -> None:
+    research = Path(__file__).resolve().parents[1] / "research"
+    cache = tmp_path / "cache"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "QUANTKIT_CACHE_DIR": str(cache)}
+    out = subprocess.run(
+        [sys.executable, "-c", SESSION_RUN, str(research)],
+        env=env, capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    run = json.loads(out.stdout.strip().splitlines()[-1])
+    # my_strategy's first quote placed an order: the wait for the helpers was interrupted
+    assert run["raised"] == 1 and run["rows"] == 3
+    assert run["seen"] == [3000, 3000]  # both strategies got every quote, the first one too
+    first = [g for g in run["got"] if g[0] == 1000]
+    assert first == [[1000, 0, "new"]]  # its order was not lost: the next call returned it
+
+
+@jitlink.separate(cache=False)
+def _doubled(x):
+    return 2 * x
+
+
+@njit(cache=False)
+def _use_doubled(x):
+    return _doubled(x)
+
+
+def test_a_failure_left_by_jitted_code_outside_the_engine_is_not_the_engine_s(
+    bundled_sample: Path,
+) -> None:
+    import quantkit as qk
+
+    assert jitdefer.expect(_doubled, (I8,), F8, wait=lambda: None)  # it returns int64
+    with pytest.raises(SystemError):
+        _use_doubled(5)  # the trampoline failed, and its cause is left in this thread
+    res = qk.backtest(bundled_sample, strategies=[qk.strategies.momentum(span=20)])
+    assert len(res.fills) > 10
+
+
 def test_ctrl_c_while_the_first_order_waits_is_not_blamed_on_the_strategy(
     tmp_path: Path, bundled_sample: Path
 ) -> None:
@@ -356,6 +426,36 @@ def test_with_the_drivers_cached_the_helpers_compile_here_without_a_second_proce
     assert "replay_one" not in again["compiled"] and again["fills"] == first["fills"]
 
 
+def test_the_engine_compiles_uncached_drivers_before_loading_cached_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import quantkit as qk
+    from quantkit.engine import group, run
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "research"))
+    from my_strategy import MyStrategy
+
+    cached = qk.strategies.momentum(span=5)
+    warmed: list[str] = []
+    monkeypatch.setattr(group.StrategyGroup, "warm", lambda g: warmed.append(g.strategy.name))
+    monkeypatch.setattr(run, "prefetch", lambda callers: False)
+    monkeypatch.setattr(
+        run, "has_cache_entries", lambda disp: disp.py_func.__module__ == group_module[0]
+    )
+    group_module: list[str] = []
+    original = run.StrategyGroup.__init__
+
+    def init(g, strategy, *args, **kwargs):  # note the cached strategy's driver module
+        original(g, strategy, *args, **kwargs)
+        if strategy is cached.strategy:
+            group_module.append(g.driver.__name__)
+
+    monkeypatch.setattr(run.StrategyGroup, "__init__", init)
+    run.Engine([cached, MyStrategy()], instruments=["X"])
+    # a cached driver's hooks would wait for the helpers' process: the new one compiles first
+    assert warmed == ["my_strategy", "momentum"]
+
+
 def test_the_second_process_ignores_ctrl_c_and_stops_between_functions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -382,22 +482,32 @@ def test_a_cpu_quota_below_two_cpus_means_no_second_process(
 ) -> None:
     from quantkit.engine import prefetch
 
-    v2, quota, period = tmp_path / "cpu.max", tmp_path / "quota", tmp_path / "period"
-    monkeypatch.setattr(prefetch, "CGROUP_V2", v2)
-    monkeypatch.setattr(prefetch, "CGROUP_V1", (quota, period))
-    assert prefetch._cgroup_cpus() == float("inf")  # no files: no quota
-    quota.write_text("-1\n")
-    period.write_text("100000\n")
-    assert prefetch._cgroup_cpus() == float("inf")  # cgroup v1 without a quota
-    quota.write_text("150000\n")
-    assert prefetch._cgroup_cpus() == 1.5
+    root, proc = tmp_path / "cgroup", tmp_path / "proc-self-cgroup"
+    monkeypatch.setattr(prefetch, "CGROUP_ROOT", root)
+    monkeypatch.setattr(prefetch, "PROC_CGROUP", proc)
     monkeypatch.delenv("QUANTKIT_NUMBA_PREFETCH", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    assert not prefetch._worth_it()
-    v2.write_text("max 100000\n")
+    assert prefetch._cgroup_cpus() == float("inf") and prefetch._worth_it()  # no cgroups
+    # cgroup v1: the cpu controller's quota of the process's cgroup or a parent (-1: none)
+    proc.write_text("5:memory:/box\n3:cpu,cpuacct:/box/job\n0::/\n")
+    job = root / "cpu,cpuacct" / "box" / "job"
+    job.mkdir(parents=True)
+    (job / "cpu.cfs_quota_us").write_text("-1\n")
+    (job / "cpu.cfs_period_us").write_text("100000\n")
+    assert prefetch._cgroup_cpus() == float("inf")
+    (job.parent / "cpu.cfs_quota_us").write_text("150000\n")
+    (job.parent / "cpu.cfs_period_us").write_text("100000\n")
+    assert prefetch._cgroup_cpus() == 1.5 and not prefetch._worth_it()
+    # cgroup v2: cpu.max of the cgroup or a parent ("max": none)
+    proc.write_text("0::/user.slice/app\n")
+    app = root / "user.slice" / "app"
+    app.mkdir(parents=True)
+    (app / "cpu.max").write_text("max 100000\n")
     assert prefetch._cgroup_cpus() == float("inf") and prefetch._worth_it()
-    v2.write_text("200000 100000\n")
+    (app.parent / "cpu.max").write_text("200000 100000\n")
     assert prefetch._cgroup_cpus() == 2.0 and prefetch._worth_it()
+    (app / "cpu.max").write_text("50000 100000\n")
+    assert prefetch._cgroup_cpus() == 0.5 and not prefetch._worth_it()
 
 
 @pytest.mark.parametrize("child", ["fails", "hangs"])

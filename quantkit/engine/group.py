@@ -50,7 +50,7 @@ from quantkit.engine.matching import external_cancel
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import Strategy, StrategyConfig
 from quantkit.errors import ConfigError, KernelError, QuantkitError, did_you_mean
-from quantkit.jitdefer import take_failure
+from quantkit.jitdefer import reraise_interrupt, take_failure
 
 LOG_CAPACITY = 1 << 16
 
@@ -392,23 +392,19 @@ class StrategyGroup:
                     f"strategy {self.strategy.name!r} does not compile with numba: "
                     f"{_describe(exc)}{hint}"
                 ) from exc
+        take_failure()  # (a leftover of jitted code called outside the engine is not ours)
         try:
-            out = fn(*args)
+            return fn(*args)
         except QuantkitError:
             raise
         except Exception as exc:
             failure = take_failure()  # loading a helper failed, not the strategy
-            if failure is not None and not isinstance(failure, Exception):
-                raise failure from None  # interrupted twice: waiting, then compiling here
             if failure is not None:
                 raise KernelError(
                     f"the engine's order helpers could not be loaded: {_describe(failure)}"
                 ) from failure
+            reraise_interrupt()  # interrupted twice: waiting for the helpers, then compiling
             raise KernelError(f"{self._where()}: {_describe(exc)}") from exc
-        interrupted = take_failure()  # Ctrl-C while the first order waited for the helpers
-        if interrupted is not None:
-            raise interrupted  # the event was handled to its end first
-        return out
 
     def _where(self) -> str:
         """``strategy 'label' <event>``: the instance the driver was running and its event."""

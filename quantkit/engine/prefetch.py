@@ -63,29 +63,30 @@ class _Child:
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc = proc
         self.returncode: int | None = None
-        # reaped as soon as it exits, also when nothing waits for it (no zombie)
-        threading.Thread(target=proc.wait, name="quantkit-prefetch-reaper", daemon=True).start()
+        #: waits for the process and reaps it as soon as it exits (no zombie); waiting for the
+        #: process is joining this thread (Popen.wait from a second thread polls every 50 ms)
+        self.reaper = threading.Thread(target=proc.wait, name="quantkit-prefetch", daemon=True)
+        self.reaper.start()
 
     def wait(self) -> None:
         """Return when the process has exited (stopping it after :data:`WAIT_S`)."""
-        if self.returncode is not None:
-            return
-        try:
-            self.returncode = self.proc.wait(timeout=WAIT_S)
-        except subprocess.TimeoutExpired:
-            self.stop()
+        if self.returncode is None:
+            self.reaper.join(WAIT_S)
+            if self.reaper.is_alive():
+                self.stop()
+            self.returncode = self.proc.returncode
 
     def stop(self) -> None:
         """Stop the process if it still runs: it finishes the function it is compiling (numba
         writes a cache entry as two files, index first: killed between them, the index would
         point at another version's code), killed only if that takes more than 10 s."""
-        if self.proc.poll() is None:
+        if self.reaper.is_alive():
             self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10.0)
-            except subprocess.TimeoutExpired:
+            self.reaper.join(10.0)
+            if self.reaper.is_alive():
                 self.proc.kill()
-        self.returncode = self.proc.wait()
+                self.reaper.join()
+        self.returncode = self.proc.returncode
 
 
 _child: _Child | None = None
@@ -142,7 +143,7 @@ def prefetch(callers: Sequence[Any] = ()) -> bool:
     with _lock:  # backtests started in several threads at once start one process
         if _child is not None or not _worth_it():
             return False
-        if callers and all(_has_cache_entries(c) for c in callers):
+        if callers and all(has_cache_entries(c) for c in callers):
             return False
         todo = [(d, a) for d, a in helper_signatures() if _needs_compiling(d, a)]
         if not todo:
@@ -175,32 +176,55 @@ def _worth_it() -> bool:
     return min(cpus, _cgroup_cpus()) >= 2
 
 
-#: where a container's CPU quota is: cgroup v2 ("quota period" or "max period"), and v1
-CGROUP_V2 = Path("/sys/fs/cgroup/cpu.max")
-CGROUP_V1 = (
-    Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
-    Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
-)
+#: where cgroups are mounted, and the file of the process's own cgroups
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")
 
 
 def _cgroup_cpus() -> float:
-    """CPUs the process's cgroup quota allows (inf without a quota; CPU affinity does not
-    show a quota)."""
-    try:
-        quota, period = CGROUP_V2.read_text().split()[:2]
-    except (OSError, ValueError):
+    """CPUs the cgroup quotas of this process allow (inf without a quota: CPU affinity does
+    not show one): the smallest over its cgroup and their parents, v2 (``cpu.max``: "quota
+    period" or "max period") and v1 (``cpu.cfs_quota_us``, -1 for none, and ``..._period_us``)."""
+    found = [math.inf]
+    for directory in _cgroup_dirs():
+        parts = _read(directory / "cpu.max").split()
+        if len(parts) < 2:
+            parts = [_read(directory / "cpu.cfs_quota_us"), _read(directory / "cpu.cfs_period_us")]
         try:
-            quota, period = (p.read_text().strip() for p in CGROUP_V1)
-        except (OSError, ValueError):
-            return math.inf
+            quota, period = float(parts[0]), float(parts[1])
+        except ValueError:  # "max", or no such file: no quota here
+            continue
+        if quota > 0 and period > 0:
+            found.append(quota / period)
+    return min(found)
+
+
+def _cgroup_dirs() -> list[Path]:
+    """The directories of this process's cgroups (v2, and v1's cpu controller) and of their
+    parents up to the mount point, as ``/proc/self/cgroup`` names them."""
+    dirs: list[Path] = []
+    for line in _read(PROC_CGROUP).splitlines():
+        _, controllers, path = [*line.split(":", 2), "", ""][:3]
+        if controllers == "":  # v2
+            mounts = [CGROUP_ROOT, CGROUP_ROOT / "unified"]
+        elif "cpu" in controllers.split(","):
+            mounts = [CGROUP_ROOT / controllers, CGROUP_ROOT / "cpu"]
+        else:
+            continue
+        rel = Path(path.lstrip("/"))
+        for mount in mounts:
+            dirs.extend(mount / p for p in (rel, *rel.parents))
+    return dirs
+
+
+def _read(path: Path) -> str:
     try:
-        q, per = float(quota), float(period)
-    except ValueError:  # "max": no quota
-        return math.inf
-    return q / per if q > 0 and per > 0 else math.inf
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
-def _has_cache_entries(disp: Any) -> bool:
+def has_cache_entries(disp: Any) -> bool:
     """Whether numba's cache holds machine code of ``disp`` (for any signature)."""
     from numba.core.caching import FunctionCache
 

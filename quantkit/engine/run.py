@@ -24,10 +24,11 @@ from quantkit.data.times import ns_to_iso
 from quantkit.engine.columns import EventColumns
 from quantkit.engine.group import StrategyGroup
 from quantkit.engine.layout import C_STATUS, EVENT_COLUMNS, INVERSE, MORE_COLUMNS
-from quantkit.engine.prefetch import prefetch
+from quantkit.engine.prefetch import has_cache_entries, prefetch
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import StrategyConfig
 from quantkit.errors import ConfigError, DataError, KernelError
+from quantkit.jitdefer import reraise_interrupt
 
 #: columns the engine books with (fills, equity, option delta): +-inf is bad data, NaN missing
 _FINITE_COLUMNS = ("bid", "ask", "underlying_price", "mark_iv", "delta", "gamma", "vega", "theta")
@@ -85,8 +86,10 @@ class Engine:
             more = any(c in float_columns and c in needed for c in MORE_COLUMNS)
         self.more = more
         # a cold start: the helpers compile in another process while the drivers compile
-        prefetch([g.driver.replay_one if g.single else g.driver.replay for g in self.groups])
-        for g in self.groups:
+        entries = {id(g): g.driver.replay_one if g.single else g.driver.replay for g in self.groups}
+        prefetch(list(entries.values()))
+        # drivers to compile first: a cached one's hooks would wait for the helpers
+        for g in sorted(self.groups, key=lambda g: has_cache_entries(entries[id(g)])):
             g.more = more
             g.warm()
         self.rows = 0
@@ -108,6 +111,7 @@ class Engine:
         """Call ``on_start`` of every strategy instance."""
         for g in self.groups:
             g.start(t0)
+        reraise_interrupt()  # Ctrl-C while an order waited for the engine's helpers
 
     def feed(self, ts: np.ndarray, code: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
         """Advance every strategy over one batch (ts int64, code int32, float64 columns; of
@@ -121,6 +125,7 @@ class Engine:
             g.feed(ts, code, known, columns, self.rows)
         self.rows += n
         self.last_ts = int(ts[-1])
+        reraise_interrupt()  # now that every strategy has the batch (see quantkit.jitdefer)
 
     def _check_values(
         self, ts: np.ndarray, code: np.ndarray, columns: Mapping[str, np.ndarray]
@@ -166,6 +171,7 @@ class Engine:
                     raise KernelError("equity log overflow at the end of the run")
         for g in self.groups:
             g.flush()
+        reraise_interrupt()
 
 
 def _unique_labels(configs: Sequence[StrategyConfig]) -> list[StrategyConfig]:

@@ -32,6 +32,7 @@ from quantkit.engine.run import Engine
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import StrategyConfig
 from quantkit.errors import ConfigError, ExchangeError, did_you_mean
+from quantkit.jitdefer import reraise_interrupt
 
 _TYPES = {0: "market", 1: "limit", 2: "cancel"}
 
@@ -87,7 +88,11 @@ class Session:
         self._codes = {name: i for i, name in enumerate(self.engine.instruments)}
         self._seen_orders = [0] * len(self.engine.groups)
         self._seen_fills = [0] * len(self.engine.groups)
-        self.rows = 0
+
+    @property
+    def rows(self) -> int:
+        """Quotes fed so far (the row of the last one is ``rows - 1``)."""
+        return self.engine.rows
 
     def start(self, ts: int) -> list[OrderEvent]:
         """Run every ``on_start``; returns the orders they placed."""
@@ -111,7 +116,6 @@ class Session:
         cols = {"bid": bid, "ask": ask, "bid_size": bid_size, "ask_size": ask_size, **fields}
         arrays = {k: np.array([v], dtype=np.float64) for k, v in cols.items()}
         self.engine.feed(np.array([ts], dtype=np.int64), np.array([code], dtype=np.int32), arrays)
-        self.rows += 1
         return self._new_orders()
 
     def on_time(self, ts: int) -> list[OrderEvent]:
@@ -122,6 +126,7 @@ class Session:
         """
         for g in self.engine.groups:
             g.fire_timers(int(ts), self.rows - 1)
+        reraise_interrupt()  # every strategy's timers ran (their orders come with the next call)
         return self._new_orders()
 
     def next_timer(self) -> int | None:
@@ -169,6 +174,7 @@ class Session:
         # logged against the last event fed (-1 before the first one)
         g.external_fill(j, int(ts), self.rows - 1, order_id, slot, oside, price, size, fee, maker)
         g.flush()
+        reraise_interrupt()  # the fill is booked (its orders come with the next call)
         return self._new_orders()
 
     def on_cancel(
@@ -183,6 +189,7 @@ class Session:
         g, j = self.engine.instances[instance]
         g.external_cancel(j, int(ts), self.rows - 1, order_id, expired)
         g.flush()
+        reraise_interrupt()
         return self._new_orders()
 
     def fills(self) -> list[FillEvent]:
