@@ -30,7 +30,8 @@ from __future__ import annotations
 import ctypes
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -134,6 +135,24 @@ def take_failure() -> Exception | None:
     failure: Exception | None = getattr(_local, "failure", None)
     _local.failure = None
     return failure
+
+
+@contextmanager
+def interrupts_after() -> Iterator[None]:
+    """Run a block of work that calls jitted code (an engine step for every strategy), then
+    raise a ``KeyboardInterrupt`` that arrived while a trampoline waited in it
+    (:func:`reraise_interrupt`). If the block raises, its exception wins and the interrupt is
+    dropped, as is one left from before the block: it cannot surface later, in other work.
+
+    Usage: ``with interrupts_after(): for g in groups: g.feed(...)``
+    """
+    _local.interrupt = None
+    try:
+        yield
+    except BaseException:
+        _local.interrupt = None
+        raise
+    reraise_interrupt()
 
 
 def reraise_interrupt() -> None:

@@ -125,6 +125,34 @@ def test_ctrl_c_while_waiting_compiles_here_lets_the_caller_finish_and_is_handed
 
 
 @jitlink.separate(cache=False)
+def _squared(x):
+    return x * x
+
+
+@njit(cache=False)
+def _use_squared(x):
+    return _squared(x)
+
+
+def test_an_interrupt_is_raised_after_the_block_or_dropped_when_the_block_fails() -> None:
+    def wait() -> None:
+        raise KeyboardInterrupt
+
+    assert jitdefer.expect(_squared, (F8,), F8, wait=wait)
+    with pytest.raises(ValueError, match="engine error"), jitdefer.interrupts_after():
+        assert _use_squared(3.0) == 9.0  # the wait was interrupted: compiled here
+        raise ValueError("engine error")  # ... and the block failed after that
+    jitdefer.reraise_interrupt()  # dropped: nothing left to surface in later work
+    with pytest.raises(KeyboardInterrupt), jitdefer.interrupts_after():
+        jitdefer._local.interrupt = KeyboardInterrupt()  # as the trampoline's callback does
+    with jitdefer.interrupts_after():  # one left from before a block is not the block's
+        pass
+    jitdefer._local.interrupt = KeyboardInterrupt()
+    with jitdefer.interrupts_after():
+        pass
+
+
+@jitlink.separate(cache=False)
 def _plus(x):
     return x + 1.0
 
@@ -488,6 +516,10 @@ def test_a_cpu_quota_below_two_cpus_means_no_second_process(
     monkeypatch.delenv("QUANTKIT_NUMBA_PREFETCH", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     assert prefetch._cgroup_cpus() == float("inf") and prefetch._worth_it()  # no cgroups
+    root.mkdir()
+    (root / "cpu.max").write_text("100000 100000\n")  # no /proc/self/cgroup: the mount's
+    assert prefetch._cgroup_cpus() == 1.0 and not prefetch._worth_it()
+    (root / "cpu.max").unlink()
     # cgroup v1: the cpu controller's quota of the process's cgroup or a parent (-1: none)
     proc.write_text("5:memory:/box\n3:cpu,cpuacct:/box/job\n0::/\n")
     job = root / "cpu,cpuacct" / "box" / "job"

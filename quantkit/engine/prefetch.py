@@ -202,7 +202,7 @@ def _cgroup_cpus() -> float:
 def _cgroup_dirs() -> list[Path]:
     """The directories of this process's cgroups (v2, and v1's cpu controller) and of their
     parents up to the mount point, as ``/proc/self/cgroup`` names them."""
-    dirs: list[Path] = []
+    dirs = [CGROUP_ROOT, CGROUP_ROOT / "cpu"]  # also when /proc/self/cgroup cannot be read
     for line in _read(PROC_CGROUP).splitlines():
         _, controllers, path = [*line.split(":", 2), "", ""][:3]
         if controllers == "":  # v2

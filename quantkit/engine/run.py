@@ -28,7 +28,7 @@ from quantkit.engine.prefetch import has_cache_entries, prefetch
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import StrategyConfig
 from quantkit.errors import ConfigError, DataError, KernelError
-from quantkit.jitdefer import reraise_interrupt
+from quantkit.jitdefer import interrupts_after
 
 #: columns the engine books with (fills, equity, option delta): +-inf is bad data, NaN missing
 _FINITE_COLUMNS = ("bid", "ask", "underlying_price", "mark_iv", "delta", "gamma", "vega", "theta")
@@ -109,9 +109,9 @@ class Engine:
 
     def start(self, t0: int) -> None:
         """Call ``on_start`` of every strategy instance."""
-        for g in self.groups:
-            g.start(t0)
-        reraise_interrupt()  # Ctrl-C while an order waited for the engine's helpers
+        with interrupts_after():  # Ctrl-C while an order waited for the engine's helpers
+            for g in self.groups:
+                g.start(t0)
 
     def feed(self, ts: np.ndarray, code: np.ndarray, columns: Mapping[str, np.ndarray]) -> None:
         """Advance every strategy over one batch (ts int64, code int32, float64 columns; of
@@ -121,11 +121,11 @@ class Engine:
             return
         self._check_values(ts, code, columns)
         known = EventColumns.of(columns, n)
-        for g in self.groups:
-            g.feed(ts, code, known, columns, self.rows)
-        self.rows += n
-        self.last_ts = int(ts[-1])
-        reraise_interrupt()  # now that every strategy has the batch (see quantkit.jitdefer)
+        with interrupts_after():  # raised once every strategy has the batch
+            for g in self.groups:
+                g.feed(ts, code, known, columns, self.rows)
+            self.rows += n
+            self.last_ts = int(ts[-1])
 
     def _check_values(
         self, ts: np.ndarray, code: np.ndarray, columns: Mapping[str, np.ndarray]
@@ -164,14 +164,14 @@ class Engine:
 
     def finish(self) -> None:
         """Take the closing equity sample and flush every log."""
-        if self.last_ts is not None:
+        with interrupts_after():
+            if self.last_ts is not None:
+                for g in self.groups:
+                    g.close(self.last_ts)
+                    if g.counters[C_STATUS]:
+                        raise KernelError("equity log overflow at the end of the run")
             for g in self.groups:
-                g.close(self.last_ts)
-                if g.counters[C_STATUS]:
-                    raise KernelError("equity log overflow at the end of the run")
-        for g in self.groups:
-            g.flush()
-        reraise_interrupt()
+                g.flush()
 
 
 def _unique_labels(configs: Sequence[StrategyConfig]) -> list[StrategyConfig]:

@@ -32,7 +32,7 @@ from quantkit.engine.run import Engine
 from quantkit.engine.settings import EngineSettings
 from quantkit.engine.strategy import StrategyConfig
 from quantkit.errors import ConfigError, ExchangeError, did_you_mean
-from quantkit.jitdefer import reraise_interrupt
+from quantkit.jitdefer import interrupts_after
 
 _TYPES = {0: "market", 1: "limit", 2: "cancel"}
 
@@ -124,9 +124,9 @@ class Session:
 
         Usage: ``sess.on_time(time.time_ns())`` when ``sess.next_timer()`` has passed.
         """
-        for g in self.engine.groups:
-            g.fire_timers(int(ts), self.rows - 1)
-        reraise_interrupt()  # every strategy's timers ran (their orders come with the next call)
+        with interrupts_after():  # every strategy's timers run (orders come with the next call)
+            for g in self.engine.groups:
+                g.fire_timers(int(ts), self.rows - 1)
         return self._new_orders()
 
     def next_timer(self) -> int | None:
@@ -172,9 +172,10 @@ class Session:
                 )
             slot, oside = g.slots[j].index(instrument), side
         # logged against the last event fed (-1 before the first one)
-        g.external_fill(j, int(ts), self.rows - 1, order_id, slot, oside, price, size, fee, maker)
-        g.flush()
-        reraise_interrupt()  # the fill is booked (its orders come with the next call)
+        with interrupts_after():  # the fill is booked (its orders come with the next call)
+            g.external_fill(j, int(ts), self.rows - 1, order_id, slot, oside, price, size, fee,
+                            maker)  # fmt: skip
+            g.flush()
         return self._new_orders()
 
     def on_cancel(
@@ -187,9 +188,9 @@ class Session:
         Usage: ``sess.on_cancel(ev.instance, ev.order_id, ts)`` for the unfilled rest of an IOC.
         """
         g, j = self.engine.instances[instance]
-        g.external_cancel(j, int(ts), self.rows - 1, order_id, expired)
-        g.flush()
-        reraise_interrupt()
+        with interrupts_after():
+            g.external_cancel(j, int(ts), self.rows - 1, order_id, expired)
+            g.flush()
         return self._new_orders()
 
     def fills(self) -> list[FillEvent]:
