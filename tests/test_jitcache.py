@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from quantkit.jitcache import STAMP, clear_stale_caches
+import pytest
+
+from quantkit.jitcache import STAMP, clear_stale_caches, numba_subpath
+
+
+@pytest.fixture(autouse=True)
+def _no_numba_cache_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' own NUMBA_CACHE_DIR is not touched (one test sets its own)."""
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
 
 
 def _package(root: Path) -> tuple[Path, Path]:
@@ -58,3 +66,26 @@ def test_caches_without_a_stamp_are_cleared(tmp_path: Path) -> None:
     _, cache = _package(tmp_path)
     files = _cache_files(cache)
     assert clear_stale_caches(tmp_path) == 2 and not any(f.exists() for f in files)
+
+
+def test_with_numba_cache_dir_its_caches_of_the_package_are_cleared_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from numba.core.caching import _CacheLocator
+
+    package, numba_dir = tmp_path / "pkg", tmp_path / "numba"
+    helper, _ = _package(package)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(numba_dir))
+    sub = _CacheLocator.get_suitable_cache_subpath(str(package / "engine" / "matching.py"))
+    assert numba_subpath(package / "engine") == sub  # where numba puts them
+    clear_stale_caches(package)
+    cache = numba_dir / sub
+    cache.mkdir(parents=True)
+    files = _cache_files(cache)
+    (numba_dir / "someone_else").mkdir()
+    other = _cache_files(numba_dir / "someone_else")  # another package's: never touched
+    assert clear_stale_caches(package) == 0 and all(f.exists() for f in files)
+    helper.write_text("def apply_fill(): return 1\n")
+    assert clear_stale_caches(package) == 2
+    assert not any(f.exists() for f in files) and all(f.exists() for f in other)
+    assert clear_stale_caches(package) == 0
