@@ -143,16 +143,24 @@ def interrupts_after() -> Iterator[None]:
     raise a ``KeyboardInterrupt`` that arrived while a trampoline waited in it
     (:func:`reraise_interrupt`). If the block raises, its exception wins and the interrupt is
     dropped, as is one left from before the block: it cannot surface later, in other work.
+    A block inside another one leaves all of that to the outer block.
 
     Usage: ``with interrupts_after(): for g in groups: g.feed(...)``
     """
-    _local.interrupt = None
+    depth = getattr(_local, "depth", 0)
+    if depth == 0:
+        _local.interrupt = None
+    _local.depth = depth + 1
     try:
         yield
     except BaseException:
-        _local.interrupt = None
+        if depth == 0:
+            _local.interrupt = None
         raise
-    reraise_interrupt()
+    finally:
+        _local.depth = depth
+    if depth == 0:
+        reraise_interrupt()
 
 
 def reraise_interrupt() -> None:

@@ -150,6 +150,10 @@ def test_an_interrupt_is_raised_after_the_block_or_dropped_when_the_block_fails(
     jitdefer._local.interrupt = KeyboardInterrupt()
     with jitdefer.interrupts_after():
         pass
+    with pytest.raises(KeyboardInterrupt), jitdefer.interrupts_after():  # nested: the outer's
+        jitdefer._local.interrupt = KeyboardInterrupt()
+        with jitdefer.interrupts_after():
+            pass
 
 
 @jitlink.separate(cache=False)
