@@ -226,15 +226,22 @@ def _read(path: Path) -> str:
 
 def has_cache_entries(disp: Any) -> bool:
     """Whether numba's cache holds machine code of ``disp`` (for any signature)."""
+    return bool(_cache_index(disp))
+
+
+def _cache_index(disp: Any) -> dict[Any, Any] | None:
+    """numba's on-disk cache index of ``disp`` (key -> data file; empty when nothing is
+    cached), or None when it has no cache another process can fill, or numba's internals
+    changed."""
     from numba.core.caching import FunctionCache
 
     cache = getattr(disp, "_cache", None)
     if not isinstance(cache, FunctionCache):
-        return False
+        return None
     try:
-        return bool(cache._cache_file._load_index())
-    except Exception:  # numba's internals changed
-        return False
+        return dict(cache._cache_file._load_index())
+    except Exception:
+        return None
 
 
 def child_status() -> int | None:
@@ -256,12 +263,12 @@ def _start() -> subprocess.Popen[bytes]:
 def _needs_compiling(disp: Any, argtypes: tuple[Any, ...]) -> bool:
     """Whether ``disp`` is neither compiled for ``argtypes`` here nor in numba's cache (and
     has a cache another process can fill)."""
-    from numba.core.caching import FunctionCache
-
-    if argtypes in disp.overloads or not isinstance(disp._cache, FunctionCache):
+    if argtypes in disp.overloads:
+        return False
+    index = _cache_index(disp)
+    if index is None:
         return False
     try:
-        key = disp._cache._index_key(argtypes, disp.targetctx.codegen())
-        return key not in disp._cache._cache_file._load_index()
+        return disp._cache._index_key(argtypes, disp.targetctx.codegen()) not in index
     except Exception:  # numba's internals changed: do not prefetch
         return False
